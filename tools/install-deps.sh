@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package stubmesh needs to build, run and test. Idempotent:
+# packages already present are skipped, so a warm machine pays only a dpkg query.
+set -euo pipefail
+
+packages=(
+  # Build: Bazel 4.2.3 and its Java rules, offline.
+  bazel-bootstrap bazel-rules-java bazel-platforms
+  build-essential pkg-config
+  # gRPC, protobuf, Abseil, GoogleTest, SQLite (Debian builds).
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libgtest-dev libgmock-dev grpc-proto libsqlite3-dev
+  # The gateway and metrics.
+  libboost-dev prometheus-cpp-dev
+  # Tests: a Python client generated from protos/, curl, the sqlite3 CLI.
+  python3-grpcio python3-grpc-tools curl sqlite3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
