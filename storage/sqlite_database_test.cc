@@ -1,0 +1,99 @@
+#include "storage/sqlite_database.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace stubmesh::storage {
+namespace {
+
+std::string TempDbPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
+  std::remove(path.c_str());
+  std::remove((path + "-wal").c_str());
+  std::remove((path + "-shm").c_str());
+  return path;
+}
+
+const std::vector<std::string> kMigrations = {
+    "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)",
+    "ALTER TABLE t ADD COLUMN n INTEGER NOT NULL DEFAULT 0",
+};
+
+absl::StatusOr<int64_t> CountRows(SqliteDatabase& db) {
+  absl::StatusOr<SqliteStatement> count = db.Prepare("SELECT COUNT(*) FROM t");
+  if (!count.ok()) return count.status();
+  absl::StatusOr<bool> row = count->Step();
+  if (!row.ok()) return row.status();
+  return count->ColumnInt64(0);
+}
+
+TEST(SqliteDatabaseTest, MigratesOnceAndKeepsRowsAcrossReopen) {
+  std::string path = TempDbPath("migrate.db");
+  {
+    auto db = SqliteDatabase::Create(path, kMigrations);
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Execute("INSERT INTO t (v, n) VALUES ('a', 1)").ok());
+  }
+  // Reopening must not rerun migration 0 (it would fail: table exists).
+  auto db = SqliteDatabase::Create(path, kMigrations);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(*CountRows(**db), 1);
+}
+
+TEST(SqliteDatabaseTest, UsesWalAndFullSync) {
+  auto db = SqliteDatabase::Create(TempDbPath("pragmas.db"), kMigrations);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto mode = (*db)->Prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(*mode->Step());
+  EXPECT_EQ(mode->ColumnText(0), "wal");
+  auto sync = (*db)->Prepare("PRAGMA synchronous");
+  ASSERT_TRUE(*sync->Step());
+  EXPECT_EQ(sync->ColumnInt64(0), 2);  // FULL
+}
+
+TEST(SqliteDatabaseTest, FailedTransactionRollsBack) {
+  auto db = SqliteDatabase::Create(TempDbPath("rollback.db"), kMigrations);
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::Status s = (*db)->Transaction([&]() -> absl::Status {
+    absl::Status inner = (*db)->Execute("INSERT INTO t (v) VALUES ('x')");
+    if (!inner.ok()) return inner;
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(*CountRows(**db), 0);
+  // The connection is usable after the rollback.
+  EXPECT_TRUE((*db)->Transaction([&] {
+    return (*db)->Execute("INSERT INTO t (v) VALUES ('y')");
+  }).ok());
+  EXPECT_EQ(*CountRows(**db), 1);
+}
+
+TEST(SqliteDatabaseTest, ConstraintViolationIsAlreadyExists) {
+  auto db = SqliteDatabase::Create(TempDbPath("unique.db"), kMigrations);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto insert = (*db)->Prepare("INSERT INTO t (v) VALUES (?)");
+  ASSERT_TRUE(insert.ok());
+  insert->BindText(1, "same");
+  ASSERT_TRUE(insert->Run().ok());
+  insert->Reset();
+  insert->BindText(1, "same");
+  EXPECT_EQ(insert->Run().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST(SqliteDatabaseTest, NewerSchemaThanTheBinaryIsRefused) {
+  std::string path = TempDbPath("newer.db");
+  ASSERT_TRUE(SqliteDatabase::Create(path, kMigrations).ok());
+  auto old_binary = SqliteDatabase::Create(path, {kMigrations[0]});
+  EXPECT_EQ(old_binary.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SqliteDatabaseTest, UnopenablePathIsAnError) {
+  auto db = SqliteDatabase::Create("/nonexistent-dir/x.db", kMigrations);
+  EXPECT_FALSE(db.ok());
+}
+
+}  // namespace
+}  // namespace stubmesh::storage
