@@ -1,0 +1,239 @@
+#include "user_svc/user_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace stubmesh::user {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using ::stubmesh::storage::SqliteDatabase;
+using ::stubmesh::storage::SqliteStatement;
+
+// Append-only: each entry runs once per database file (see SqliteDatabase).
+const std::vector<std::string>& Migrations() {
+  static const auto* migrations = new std::vector<std::string>{
+      R"sql(
+        CREATE TABLE users (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          name TEXT NOT NULL,
+          email TEXT NOT NULL,
+          request_id TEXT UNIQUE,
+          create_time_us INTEGER NOT NULL,
+          update_time_us INTEGER NOT NULL,
+          delete_time_us INTEGER
+        );
+        CREATE UNIQUE INDEX users_live_email
+          ON users (email COLLATE NOCASE) WHERE delete_time_us IS NULL;
+      )sql",
+  };
+  return *migrations;
+}
+
+constexpr absl::string_view kColumns =
+    "id, name, email, create_time_us, update_time_us";
+
+User ReadUser(const SqliteStatement& row) {
+  User user;
+  user.set_id(row.ColumnInt64(0));
+  user.set_name(row.ColumnText(1));
+  user.set_email(row.ColumnText(2));
+  *user.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(row.ColumnInt64(3));
+  *user.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(row.ColumnInt64(4));
+  return user;
+}
+
+absl::Status EmailTaken(absl::string_view email) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("user.email: a user with email '", email,
+                   "' already exists"));
+}
+
+absl::Status UserNotFound(int64_t id) {
+  return absl::NotFoundError(absl::StrCat("user ", id, " not found"));
+}
+
+}  // namespace
+
+struct UserStore::Statements {
+  SqliteStatement get;
+  SqliteStatement get_by_request_id;
+  SqliteStatement insert;
+  SqliteStatement list;
+  SqliteStatement update;
+  SqliteStatement soft_delete;
+};
+
+absl::StatusOr<std::unique_ptr<UserStore>> UserStore::Create(
+    const std::string& path) {
+  absl::StatusOr<std::unique_ptr<SqliteDatabase>> db =
+      SqliteDatabase::Create(path, Migrations());
+  if (!db.ok()) return db.status();
+  std::vector<std::string> sql = {
+      absl::StrCat("SELECT ", kColumns,
+                   " FROM users WHERE id = ? AND delete_time_us IS NULL"),
+      absl::StrCat("SELECT ", kColumns, " FROM users WHERE request_id = ?"),
+      "INSERT INTO users (name, email, request_id, create_time_us, "
+      "update_time_us) VALUES (?, ?, ?, ?, ?)",
+      absl::StrCat("SELECT ", kColumns,
+                   " FROM users WHERE id > ? AND delete_time_us IS NULL "
+                   "ORDER BY id LIMIT ?"),
+      "UPDATE users SET name = ?, email = ?, update_time_us = ? WHERE id = ?",
+      "UPDATE users SET delete_time_us = ? "
+      "WHERE id = ? AND delete_time_us IS NULL",
+  };
+  std::vector<SqliteStatement> prepared;
+  for (const std::string& s : sql) {
+    absl::StatusOr<SqliteStatement> statement = (*db)->Prepare(s);
+    if (!statement.ok()) return statement.status();
+    prepared.push_back(*std::move(statement));
+  }
+  auto statements = std::unique_ptr<Statements>(new Statements{
+      std::move(prepared[0]), std::move(prepared[1]), std::move(prepared[2]),
+      std::move(prepared[3]), std::move(prepared[4]), std::move(prepared[5])});
+  return std::unique_ptr<UserStore>(
+      new UserStore(*std::move(db), std::move(statements)));
+}
+
+UserStore::UserStore(std::unique_ptr<SqliteDatabase> db,
+                     std::unique_ptr<Statements> statements)
+    : db_(std::move(db)), statements_(std::move(statements)) {}
+
+UserStore::~UserStore() {
+  absl::MutexLock lock(&mu_);
+  statements_.reset();  // Statements are finalized before the connection.
+  db_.reset();
+}
+
+absl::StatusOr<User> UserStore::GetLocked(int64_t id) {
+  SqliteStatement& get = statements_->get;
+  get.Reset();
+  get.BindInt64(1, id);
+  absl::StatusOr<bool> row = get.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return UserNotFound(id);
+  User user = ReadUser(get);
+  get.Reset();
+  return user;
+}
+
+absl::StatusOr<User> UserStore::Get(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  return GetLocked(id);
+}
+
+absl::StatusOr<User> UserStore::Create(const User& user,
+                                       absl::string_view request_id) {
+  absl::MutexLock lock(&mu_);
+  User result;
+  absl::Status s = db_->Transaction([&]() -> absl::Status {
+    if (!request_id.empty()) {
+      SqliteStatement& seen = statements_->get_by_request_id;
+      seen.Reset();
+      seen.BindText(1, request_id);
+      absl::StatusOr<bool> row = seen.Step();
+      if (!row.ok()) return row.status();
+      if (*row) {
+        result = ReadUser(seen);
+        seen.Reset();
+        return absl::OkStatus();
+      }
+    }
+    int64_t now = absl::ToUnixMicros(absl::Now());
+    SqliteStatement& insert = statements_->insert;
+    insert.Reset();
+    insert.BindText(1, user.name());
+    insert.BindText(2, user.email());
+    if (request_id.empty()) {
+      insert.BindNull(3);
+    } else {
+      insert.BindText(3, request_id);
+    }
+    insert.BindInt64(4, now);
+    insert.BindInt64(5, now);
+    absl::Status inserted = insert.Run();
+    insert.Reset();
+    // The request id was checked under the write lock, so the only unique
+    // key left to collide is the live email.
+    if (absl::IsAlreadyExists(inserted)) return EmailTaken(user.email());
+    if (!inserted.ok()) return inserted;
+    result.set_id(db_->LastInsertRowId());
+    result.set_name(user.name());
+    result.set_email(user.email());
+    *result.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
+    *result.mutable_update_time() = result.create_time();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<UserPage> UserStore::List(const storage::PageRequest& page) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& list = statements_->list;
+  list.Reset();
+  list.BindInt64(1, page.after_id);
+  list.BindInt64(2, static_cast<int64_t>(page.limit) + 1);
+  UserPage result;
+  while (true) {
+    absl::StatusOr<bool> row = list.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (static_cast<int>(result.users.size()) == page.limit) {
+      result.has_more = true;
+      break;
+    }
+    result.users.push_back(ReadUser(list));
+  }
+  list.Reset();
+  return result;
+}
+
+absl::StatusOr<User> UserStore::Update(int64_t id, const UserChanges& changes) {
+  absl::MutexLock lock(&mu_);
+  User result;
+  absl::Status s = db_->Transaction([&]() -> absl::Status {
+    absl::StatusOr<User> current = GetLocked(id);
+    if (!current.ok()) return current.status();
+    result = *std::move(current);
+    if (changes.name) result.set_name(*changes.name);
+    if (changes.email) result.set_email(*changes.email);
+    int64_t now = absl::ToUnixMicros(absl::Now());
+    *result.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
+    SqliteStatement& update = statements_->update;
+    update.Reset();
+    update.BindText(1, result.name());
+    update.BindText(2, result.email());
+    update.BindInt64(3, now);
+    update.BindInt64(4, id);
+    absl::Status updated = update.Run();
+    update.Reset();
+    if (absl::IsAlreadyExists(updated)) return EmailTaken(result.email());
+    return updated;
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::Status UserStore::Delete(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  return db_->Transaction([&]() -> absl::Status {
+    SqliteStatement& soft_delete = statements_->soft_delete;
+    soft_delete.Reset();
+    soft_delete.BindInt64(1, absl::ToUnixMicros(absl::Now()));
+    soft_delete.BindInt64(2, id);
+    absl::Status s = soft_delete.Run();
+    soft_delete.Reset();
+    if (!s.ok()) return s;
+    if (db_->ChangedRows() == 0) return UserNotFound(id);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace stubmesh::user

@@ -1,0 +1,89 @@
+#ifndef STUBMESH_USER_SVC_USER_STORE_H_
+#define STUBMESH_USER_SVC_USER_STORE_H_
+
+// The user service's durable store: one SQLite file, owned by this service
+// alone (replicas of the service may share it).
+//
+// Every method that writes returns only after the change is committed
+// (WAL, synchronous=FULL). Deletion is soft: the row stays with a delete
+// time, reads treat it as absent, and its email is free again.
+//
+// Thread-safety: all methods are thread-safe (one connection behind a mutex).
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<UserStore>> store =
+//       UserStore::Create("/var/lib/stubmesh/users.db");
+//   User ada;
+//   ada.set_name("Ada");
+//   ada.set_email("ada@example.com");
+//   absl::StatusOr<User> created = (*store)->Create(ada, "req-1");
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/pagination.h"
+#include "storage/sqlite_database.h"
+#include "stubmesh/user/v1/user_service.pb.h"
+
+namespace stubmesh::user {
+
+using ::stubmesh::user::v1::User;
+
+// The new values of an update; unset members are left as they are.
+struct UserChanges {
+  std::optional<std::string> name;
+  std::optional<std::string> email;
+};
+
+struct UserPage {
+  std::vector<User> users;
+  bool has_more = false;
+};
+
+class UserStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<UserStore>> Create(
+      const std::string& path);
+  ~UserStore();
+
+  // NOT_FOUND for an unknown or deleted id.
+  absl::StatusOr<User> Get(int64_t id);
+
+  // Stores `user` (name, email; other fields ignored) with a new id. With a
+  // non-empty `request_id` seen before, returns the user that request
+  // created and writes nothing. A live user with the same email (compared
+  // case-insensitively): ALREADY_EXISTS.
+  absl::StatusOr<User> Create(const User& user, absl::string_view request_id);
+
+  // Live users with id > page.after_id, in id order, at most page.limit.
+  absl::StatusOr<UserPage> List(const storage::PageRequest& page);
+
+  // NOT_FOUND for an unknown or deleted id; ALREADY_EXISTS when the new
+  // email belongs to another live user.
+  absl::StatusOr<User> Update(int64_t id, const UserChanges& changes);
+
+  // NOT_FOUND for an unknown or already deleted id.
+  absl::Status Delete(int64_t id);
+
+ private:
+  struct Statements;
+  UserStore(std::unique_ptr<storage::SqliteDatabase> db,
+            std::unique_ptr<Statements> statements);
+
+  absl::StatusOr<User> GetLocked(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::unique_ptr<storage::SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace stubmesh::user
+
+#endif  // STUBMESH_USER_SVC_USER_STORE_H_
