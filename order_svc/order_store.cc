@@ -1,0 +1,237 @@
+#include "order_svc/order_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace stubmesh::order {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using ::stubmesh::storage::SqliteDatabase;
+using ::stubmesh::storage::SqliteStatement;
+
+// Append-only: each entry runs once per database file (see SqliteDatabase).
+const std::vector<std::string>& Migrations() {
+  static const auto* migrations = new std::vector<std::string>{
+      R"sql(
+        CREATE TABLE orders (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          user_id INTEGER NOT NULL,
+          total_cents INTEGER NOT NULL,
+          status INTEGER NOT NULL,
+          request_id TEXT UNIQUE,
+          create_time_us INTEGER NOT NULL
+        );
+        CREATE INDEX orders_by_user ON orders (user_id, id);
+        CREATE TABLE order_items (
+          order_id INTEGER NOT NULL REFERENCES orders (id),
+          position INTEGER NOT NULL,
+          sku TEXT NOT NULL,
+          quantity INTEGER NOT NULL,
+          unit_price_cents INTEGER NOT NULL,
+          PRIMARY KEY (order_id, position)
+        ) WITHOUT ROWID;
+      )sql",
+  };
+  return *migrations;
+}
+
+constexpr absl::string_view kColumns =
+    "id, user_id, total_cents, status, create_time_us";
+
+}  // namespace
+
+struct OrderStore::Statements {
+  SqliteStatement get;
+  SqliteStatement get_by_request_id;
+  SqliteStatement items;
+  SqliteStatement insert;
+  SqliteStatement insert_item;
+  SqliteStatement list_all;
+  SqliteStatement list_by_user;
+};
+
+absl::StatusOr<std::unique_ptr<OrderStore>> OrderStore::Create(
+    const std::string& path) {
+  absl::StatusOr<std::unique_ptr<SqliteDatabase>> db =
+      SqliteDatabase::Create(path, Migrations());
+  if (!db.ok()) return db.status();
+  std::vector<std::string> sql = {
+      absl::StrCat("SELECT ", kColumns, " FROM orders WHERE id = ?"),
+      absl::StrCat("SELECT ", kColumns, " FROM orders WHERE request_id = ?"),
+      "SELECT sku, quantity, unit_price_cents FROM order_items "
+      "WHERE order_id = ? ORDER BY position",
+      "INSERT INTO orders (user_id, total_cents, status, request_id, "
+      "create_time_us) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO order_items (order_id, position, sku, quantity, "
+      "unit_price_cents) VALUES (?, ?, ?, ?, ?)",
+      absl::StrCat("SELECT ", kColumns,
+                   " FROM orders WHERE id > ? ORDER BY id LIMIT ?"),
+      absl::StrCat("SELECT ", kColumns,
+                   " FROM orders WHERE user_id = ? AND id > ? "
+                   "ORDER BY id LIMIT ?"),
+  };
+  std::vector<SqliteStatement> p;
+  for (const std::string& s : sql) {
+    absl::StatusOr<SqliteStatement> statement = (*db)->Prepare(s);
+    if (!statement.ok()) return statement.status();
+    p.push_back(*std::move(statement));
+  }
+  auto statements = std::unique_ptr<Statements>(new Statements{
+      std::move(p[0]), std::move(p[1]), std::move(p[2]), std::move(p[3]),
+      std::move(p[4]), std::move(p[5]), std::move(p[6])});
+  return std::unique_ptr<OrderStore>(
+      new OrderStore(*std::move(db), std::move(statements)));
+}
+
+OrderStore::OrderStore(std::unique_ptr<SqliteDatabase> db,
+                       std::unique_ptr<Statements> statements)
+    : db_(std::move(db)), statements_(std::move(statements)) {}
+
+OrderStore::~OrderStore() {
+  absl::MutexLock lock(&mu_);
+  statements_.reset();  // Statements are finalized before the connection.
+  db_.reset();
+}
+
+absl::StatusOr<Order> OrderStore::ReadOrderLocked(const SqliteStatement& row) {
+  Order order;
+  order.set_id(row.ColumnInt64(0));
+  order.set_user_id(row.ColumnInt64(1));
+  order.set_total(static_cast<int32_t>(row.ColumnInt64(2)));
+  order.set_status(static_cast<v1::OrderStatus>(row.ColumnInt64(3)));
+  *order.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(row.ColumnInt64(4));
+  SqliteStatement& items = statements_->items;
+  items.Reset();
+  items.BindInt64(1, order.id());
+  while (true) {
+    absl::StatusOr<bool> item_row = items.Step();
+    if (!item_row.ok()) return item_row.status();
+    if (!*item_row) break;
+    v1::LineItem* item = order.add_items();
+    item->set_sku(items.ColumnText(0));
+    item->set_quantity(static_cast<int32_t>(items.ColumnInt64(1)));
+    item->set_unit_price_cents(static_cast<int32_t>(items.ColumnInt64(2)));
+  }
+  items.Reset();
+  return order;
+}
+
+absl::StatusOr<Order> OrderStore::Get(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& get = statements_->get;
+  get.Reset();
+  get.BindInt64(1, id);
+  absl::StatusOr<bool> row = get.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::NotFoundError(absl::StrCat("order ", id, " not found"));
+  absl::StatusOr<Order> order = ReadOrderLocked(get);
+  get.Reset();
+  return order;
+}
+
+absl::StatusOr<std::optional<Order>> OrderStore::FindByRequestIdLocked(
+    absl::string_view request_id) {
+  SqliteStatement& seen = statements_->get_by_request_id;
+  seen.Reset();
+  seen.BindText(1, request_id);
+  absl::StatusOr<bool> row = seen.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<Order>();
+  absl::StatusOr<Order> order = ReadOrderLocked(seen);
+  seen.Reset();
+  if (!order.ok()) return order.status();
+  return std::optional<Order>(*std::move(order));
+}
+
+absl::StatusOr<std::optional<Order>> OrderStore::FindByRequestId(
+    absl::string_view request_id) {
+  absl::MutexLock lock(&mu_);
+  return FindByRequestIdLocked(request_id);
+}
+
+absl::StatusOr<Order> OrderStore::Create(const Order& order,
+                                         absl::string_view request_id) {
+  absl::MutexLock lock(&mu_);
+  Order result;
+  absl::Status s = db_->Transaction([&]() -> absl::Status {
+    if (!request_id.empty()) {
+      absl::StatusOr<std::optional<Order>> seen =
+          FindByRequestIdLocked(request_id);
+      if (!seen.ok()) return seen.status();
+      if (seen->has_value()) {
+        result = **std::move(seen);
+        return absl::OkStatus();
+      }
+    }
+    int64_t now = absl::ToUnixMicros(absl::Now());
+    SqliteStatement& insert = statements_->insert;
+    insert.Reset();
+    insert.BindInt64(1, order.user_id());
+    insert.BindInt64(2, order.total());
+    insert.BindInt64(3, v1::ORDER_STATUS_OPEN);
+    if (request_id.empty()) {
+      insert.BindNull(4);
+    } else {
+      insert.BindText(4, request_id);
+    }
+    insert.BindInt64(5, now);
+    absl::Status inserted = insert.Run();
+    insert.Reset();
+    if (!inserted.ok()) return inserted;
+    result = order;
+    result.set_id(db_->LastInsertRowId());
+    result.set_status(v1::ORDER_STATUS_OPEN);
+    *result.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
+    SqliteStatement& insert_item = statements_->insert_item;
+    for (int i = 0; i < order.items_size(); ++i) {
+      const v1::LineItem& item = order.items(i);
+      insert_item.Reset();
+      insert_item.BindInt64(1, result.id());
+      insert_item.BindInt64(2, i);
+      insert_item.BindText(3, item.sku());
+      insert_item.BindInt64(4, item.quantity());
+      insert_item.BindInt64(5, item.unit_price_cents());
+      absl::Status item_inserted = insert_item.Run();
+      insert_item.Reset();
+      if (!item_inserted.ok()) return item_inserted;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<OrderPage> OrderStore::List(int64_t user_id,
+                                           const storage::PageRequest& page) {
+  absl::MutexLock lock(&mu_);
+  SqliteStatement& list =
+      user_id == 0 ? statements_->list_all : statements_->list_by_user;
+  list.Reset();
+  int next = 1;
+  if (user_id != 0) list.BindInt64(next++, user_id);
+  list.BindInt64(next++, page.after_id);
+  list.BindInt64(next++, static_cast<int64_t>(page.limit) + 1);
+  OrderPage result;
+  while (true) {
+    absl::StatusOr<bool> row = list.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (static_cast<int>(result.orders.size()) == page.limit) {
+      result.has_more = true;
+      break;
+    }
+    absl::StatusOr<Order> order = ReadOrderLocked(list);
+    if (!order.ok()) return order.status();
+    result.orders.push_back(*std::move(order));
+  }
+  list.Reset();
+  return result;
+}
+
+}  // namespace stubmesh::order
