@@ -1,0 +1,288 @@
+"""Shared helpers for the Python client tests: paths, protoc, server processes.
+
+Run with Debian's /usr/bin/python3 (python3-grpcio, python3-grpc-tools).
+
+Paths come from environment variables; the defaults suit a run by hand from
+a checkout after `bazel build //user_svc:user_svc //order_svc:order_svc`:
+
+    STUBMESH_USER_SVC     user_svc binary    (default <repo>/bazel-bin/user_svc/user_svc)
+    STUBMESH_ORDER_SVC    order_svc binary   (default <repo>/bazel-bin/order_svc/order_svc)
+    STUBMESH_PROTOS       protos/ directory  (default <repo>/protos)
+    STUBMESH_GRPC_PROTOS  Debian's grpc-proto (default /usr/share/grpc-proto)
+    STUBMESH_PYTHON       python with grpc_tools (default /usr/bin/python3)
+    STUBMESH_KEEP_TMP     if set, temp dirs are kept and their paths printed
+
+Temp dirs go under $TEST_TMPDIR when Bazel sets it; server stderr logs are
+also copied to $TEST_UNDECLARED_OUTPUTS_DIR when set.
+"""
+
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# How long a server may take to print its listening line, and then to be
+# SERVING on the health service; how long it may take to exit on SIGTERM.
+STARTUP_TIMEOUT_S = 30.0
+HEALTH_TIMEOUT_S = 30.0
+SHUTDOWN_TIMEOUT_S = 20.0
+
+
+def _path_from_env(var, default):
+    value = os.environ.get(var)
+    return os.path.abspath(value if value else default)
+
+
+def user_svc_binary():
+    return _path_from_env(
+        "STUBMESH_USER_SVC", os.path.join(REPO_ROOT, "bazel-bin", "user_svc", "user_svc"))
+
+
+def order_svc_binary():
+    return _path_from_env(
+        "STUBMESH_ORDER_SVC", os.path.join(REPO_ROOT, "bazel-bin", "order_svc", "order_svc"))
+
+
+def protos_dir():
+    return _path_from_env("STUBMESH_PROTOS", os.path.join(REPO_ROOT, "protos"))
+
+
+def grpc_protos_dir():
+    return _path_from_env("STUBMESH_GRPC_PROTOS", "/usr/share/grpc-proto")
+
+
+def python_with_grpc_tools():
+    return os.environ.get("STUBMESH_PYTHON") or "/usr/bin/python3"
+
+
+def make_temp_dir(prefix):
+    """A fresh directory under $TEST_TMPDIR (Bazel) or the system temp dir."""
+    base = os.environ.get("TEST_TMPDIR") or None
+    return tempfile.mkdtemp(prefix=prefix, dir=base)
+
+
+def remove_temp_dir(path):
+    if os.environ.get("STUBMESH_KEEP_TMP"):
+        sys.stderr.write("keeping %s\n" % path)
+        return
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def well_known_types_dir():
+    """The -I directory holding google/protobuf/*.proto.
+
+    grpc_tools ships them in its _proto folder (and `python -m
+    grpc_tools.protoc` adds it by itself); naming it explicitly keeps the
+    command line self-describing. /usr/include is the fallback.
+    """
+    try:
+        import grpc_tools  # Present with Debian's python3 only.
+        candidate = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+        if os.path.exists(os.path.join(candidate, "google", "protobuf", "empty.proto")):
+            return candidate
+    except ImportError:
+        pass
+    return "/usr/include"
+
+
+def run_protoc(out_dir, include_dirs, proto_files):
+    """Generates *_pb2.py and *_pb2_grpc.py into out_dir; raises on failure."""
+    os.makedirs(out_dir, exist_ok=True)
+    cmd = [python_with_grpc_tools(), "-m", "grpc_tools.protoc"]
+    cmd += ["-I" + d for d in include_dirs]
+    cmd += ["-I" + well_known_types_dir()]
+    cmd += ["--python_out=" + out_dir, "--grpc_python_out=" + out_dir]
+    cmd += list(proto_files)
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True)
+    if result.returncode != 0:
+        raise RuntimeError("protoc failed (%d): %s\nstdout: %s\nstderr: %s" % (
+            result.returncode, " ".join(cmd), result.stdout, result.stderr))
+    return cmd
+
+
+def add_to_sys_path(directory):
+    """Makes generated modules importable (google/ is a namespace package)."""
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+
+
+def wait_until(check, timeout_s, what, interval_s=0.1):
+    """Calls check() until it returns true, for at most timeout_s seconds.
+
+    check may raise; the last exception is reported if time runs out.
+    """
+    deadline = time.monotonic() + timeout_s
+    last_error = None
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            if check():
+                return attempts
+            last_error = None
+        except Exception as e:  # pylint: disable=broad-except
+            last_error = e
+        if time.monotonic() >= deadline:
+            raise TimeoutError("%s: not done after %.0fs and %d attempts; last error: %r" % (
+                what, timeout_s, attempts, last_error))
+        time.sleep(min(interval_s, max(0.0, deadline - time.monotonic())))
+        interval_s = min(interval_s * 1.5, 1.0)
+
+
+class ServerProcess(object):
+    """One server binary on port 0: start, read its address, stop with SIGTERM."""
+
+    LISTENING = re.compile(r"^(?P<name>\S+) listening on (?P<host>127\.0\.0\.1):(?P<port>\d+)$")
+
+    def __init__(self, name, argv, log_dir):
+        self.name = name
+        self.argv = list(argv)
+        self.log_path = os.path.join(log_dir, name + ".stderr.log")
+        self.proc = None
+        self.address = None
+        self.first_line = None
+        self._rest = bytearray()
+        self._drain = None
+
+    def start(self, timeout_s=STARTUP_TIMEOUT_S):
+        if not os.access(self.argv[0], os.X_OK):
+            raise FileNotFoundError("server binary not found or not executable: %s" % self.argv[0])
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self._log, bufsize=0)
+        line = self._read_first_line(timeout_s)
+        self.first_line = line
+        match = self.LISTENING.match(line)
+        if not match or match.group("name") != self.name:
+            self.kill()
+            raise AssertionError("%s: expected '%s listening on 127.0.0.1:<port>', got %r\n%s" % (
+                self.name, self.name, line, self.stderr_tail()))
+        if int(match.group("port")) <= 0:
+            self.kill()
+            raise AssertionError("%s: port must be positive: %r" % (self.name, line))
+        self.address = "%s:%s" % (match.group("host"), match.group("port"))
+        # Keep reading stdout so a chatty server never blocks on a full pipe;
+        # what it prints is checked on stop.
+        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._drain.start()
+        return self.address
+
+    def _read_first_line(self, timeout_s):
+        deadline = time.monotonic() + timeout_s
+        fd = self.proc.stdout.fileno()
+        sel = selectors.DefaultSelector()
+        sel.register(fd, selectors.EVENT_READ)
+        buf = bytearray()
+        try:
+            while b"\n" not in buf:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.kill()
+                    raise TimeoutError("%s printed no listening line within %.0fs (stdout so far %r)\n%s"
+                                       % (self.name, timeout_s, bytes(buf), self.stderr_tail()))
+                if not sel.select(remaining):
+                    continue
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    code = self.proc.wait(timeout=5)
+                    raise AssertionError("%s exited with %s before printing its listening line "
+                                         "(stdout %r)\n%s" % (self.name, code, bytes(buf),
+                                                              self.stderr_tail()))
+                buf += chunk
+        finally:
+            sel.close()
+        line, _, rest = bytes(buf).partition(b"\n")
+        self._rest += rest
+        return line.decode("utf-8", "replace").rstrip("\r")
+
+    def _drain_stdout(self):
+        fd = self.proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self._rest += chunk
+
+    def extra_stdout(self):
+        """What the server printed on stdout after its listening line."""
+        return bytes(self._rest).decode("utf-8", "replace")
+
+    def stderr_tail(self, limit=4000):
+        try:
+            if getattr(self, "_log", None):
+                self._log.flush()
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return "(no stderr log)"
+        text = data[-limit:].decode("utf-8", "replace")
+        return "---- %s stderr (%s) ----\n%s\n---- end ----" % (self.name, self.log_path, text)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout_s=SHUTDOWN_TIMEOUT_S):
+        """Sends SIGTERM and returns the exit code (-9 if it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return -signal.SIGKILL
+        self._finish()
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._finish()
+
+    def _finish(self):
+        if self._drain is not None:
+            self._drain.join(timeout=5)
+        if self.proc is not None and self.proc.stdout:
+            self.proc.stdout.close()
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
+        outputs = os.environ.get("TEST_UNDECLARED_OUTPUTS_DIR")
+        if outputs and os.path.exists(self.log_path):
+            try:
+                shutil.copy(self.log_path, os.path.join(outputs, os.path.basename(self.log_path)))
+            except OSError:
+                pass
+
+
+def check_health_serving(health_pb2, health_pb2_grpc, channel, service=""):
+    """One Health/Check; true when SERVING."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+    return response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def stop_all(servers):
+    """Stops servers in the order given; returns [(name, exit code, details)]."""
+    results = []
+    for server in servers:
+        if server is None or server.proc is None:
+            continue
+        code = server.stop()
+        results.append((server.name, code, server))
+    return results
