@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/status.pb.h"
+
 namespace stubmesh {
 namespace {
 
@@ -25,6 +28,65 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
   }
   return absl::Status(static_cast<absl::StatusCode>(code),
                       status.error_message());
+}
+
+int HttpStatusFromCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kCancelled:
+      return 499;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+      return 409;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:  // UNKNOWN, INTERNAL, DATA_LOSS and codes outside the range
+      return 500;
+  }
+}
+
+std::string JsonErrorBody(const grpc::Status& status) {
+  google::rpc::Status body;
+  if (!status.error_details().empty() &&
+      body.ParseFromString(status.error_details())) {
+    body.clear_code();
+    body.clear_message();
+  } else {
+    body.Clear();
+  }
+  body.set_code(status.error_code());
+  body.set_message(status.error_message());
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;  // "details": [] too
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(body, &json, options).ok()) {
+    // A detail of a type this process does not know: keep code and message.
+    body.clear_details();
+    json.clear();
+    google::protobuf::util::MessageToJsonString(body, &json, options);
+  }
+  return json;
+}
+
+std::string JsonErrorBody(const absl::Status& status) {
+  return JsonErrorBody(ToGrpcStatus(status));
 }
 
 }  // namespace stubmesh

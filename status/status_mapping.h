@@ -1,14 +1,16 @@
 #ifndef STUBMESH_STATUS_STATUS_MAPPING_H_
 #define STUBMESH_STATUS_STATUS_MAPPING_H_
 
-// The one place that maps status codes between absl, gRPC (and, as the
-// gateway grows, HTTP and the JSON error body). Nobody else converts codes.
+// The one place that maps status codes between absl, gRPC, HTTP and the
+// JSON error body (google.rpc.Status). Nobody else converts codes.
 //
 // Thread-safety: pure functions.
 //
 // Example:
 //   absl::Status s = store->Get(id).status();
 //   reactor->Finish(stubmesh::ToGrpcStatus(s));
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
@@ -19,6 +21,21 @@ namespace stubmesh {
 // range become UNKNOWN. The message is kept.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status ToAbslStatus(const grpc::Status& status);
+
+// The HTTP status for a code, as grpc-gateway and Envoy map it: OK 200,
+// CANCELLED 499, INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE 400,
+// UNAUTHENTICATED 401, PERMISSION_DENIED 403, NOT_FOUND 404,
+// ALREADY_EXISTS/ABORTED 409, RESOURCE_EXHAUSTED 429, UNIMPLEMENTED 501,
+// UNAVAILABLE 503, DEADLINE_EXCEEDED 504, the rest 500.
+int HttpStatusFromCode(absl::StatusCode code);
+
+// The error body every HTTP error carries, the proto3 JSON of
+// google.rpc.Status: {"code":5,"message":"...","details":[...]}. `details`
+// come from the gRPC status's binary details when they hold a
+// google.rpc.Status (a detail of a type this process does not know keeps
+// only its "@type"); else [].
+std::string JsonErrorBody(const grpc::Status& status);
+std::string JsonErrorBody(const absl::Status& status);
 
 }  // namespace stubmesh
 
