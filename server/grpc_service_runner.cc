@@ -6,13 +6,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <thread>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -62,19 +66,59 @@ const char* CodeName(grpc::StatusCode code) {
   return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
 }
 
-// One log line per call, written when the status is sent.
-class AccessLogInterceptor final : public grpc::experimental::Interceptor {
+// Calls that a graceful stop waits for. Health watches are left out: they
+// last as long as the client wants and end with the server.
+class InFlightCalls {
  public:
-  AccessLogInterceptor(const std::string* service_name,
-                       grpc::experimental::ServerRpcInfo* info)
-      : service_name_(service_name), info_(info), start_(absl::Now()) {}
+  void Add() {
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  void Remove() {
+    absl::MutexLock lock(&mu_);
+    --count_;
+  }
+  // True if the count reached zero before `deadline`.
+  bool AwaitZero(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto zero = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return count_ == 0; };
+    return mu_.AwaitWithDeadline(absl::Condition(&zero), deadline);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+struct CallObserverState {
+  std::string service_name;
+  bool access_log = true;
+  InFlightCalls in_flight;
+};
+
+// Counts the call while it runs; logs one line when its status is sent.
+class CallObserver final : public grpc::experimental::Interceptor {
+ public:
+  CallObserver(CallObserverState* state,
+               grpc::experimental::ServerRpcInfo* info)
+      : state_(state),
+        info_(info),
+        start_(absl::Now()),
+        counted_(absl::string_view(info->method()) !=
+                 "/grpc.health.v1.Health/Watch") {
+    if (counted_) state_->in_flight.Add();
+  }
+  ~CallObserver() override {
+    if (counted_) state_->in_flight.Remove();
+  }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
+    if (state_->access_log &&
+        methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
       absl::FPrintF(stderr, "%s %s access %s %s %dus peer=%s\n", Timestamp(),
-                    *service_name_, info_->method(),
+                    state_->service_name, info_->method(),
                     CodeName(status.error_code()),
                     absl::ToInt64Microseconds(absl::Now() - start_),
                     info_->server_context()->peer());
@@ -83,24 +127,24 @@ class AccessLogInterceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
-  const std::string* service_name_;
-  grpc::experimental::ServerRpcInfo* info_;
-  absl::Time start_;
+  CallObserverState* const state_;
+  grpc::experimental::ServerRpcInfo* const info_;
+  const absl::Time start_;
+  const bool counted_;
 };
 
-class AccessLogInterceptorFactory final
+class CallObserverFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit AccessLogInterceptorFactory(std::string service_name)
-      : service_name_(std::move(service_name)) {}
+  explicit CallObserverFactory(CallObserverState* state) : state_(state) {}
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new AccessLogInterceptor(&service_name_, info);
+    return new CallObserver(state_, info);
   }
 
  private:
-  const std::string service_name_;
+  CallObserverState* const state_;
 };
 
 // Self-pipe: the handler only writes a byte; main reads it outside signal
@@ -165,14 +209,14 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   for (const ServedService& served : services) {
     builder.RegisterService(served.service);
   }
-  if (options.access_log) {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(
-        std::make_unique<AccessLogInterceptorFactory>(options.name));
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  }
+  CallObserverState observer_state;
+  observer_state.service_name = options.name;
+  observer_state.access_log = options.access_log;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<CallObserverFactory>(&observer_state));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {
     return absl::UnavailableError(
@@ -193,9 +237,21 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
                 Timestamp(), options.name, signo);
   health->SetServingStatus(false);
   absl::SleepFor(options.drain_delay);
-  server->Shutdown(
-      absl::ToChronoTime(absl::Now() + options.shutdown_timeout));
+  // Shutdown() refuses new calls at once but returns only when every
+  // connection is gone, idle ones included, or at its deadline. Waiting for
+  // the calls in flight ourselves, then cutting the connections, keeps a
+  // stop as short as the slowest call.
+  absl::Time deadline = absl::Now() + options.shutdown_timeout;
+  std::thread shutdown([&] { server->Shutdown(absl::ToChronoTime(deadline)); });
+  bool drained = observer_state.in_flight.AwaitZero(deadline);
+  grpc_server_cancel_all_calls(server->c_server());
+  shutdown.join();
   server->Wait();
+  if (!drained) {
+    absl::FPrintF(stderr, "%s %s calls still running after %s were cancelled\n",
+                  Timestamp(), options.name,
+                  absl::FormatDuration(options.shutdown_timeout));
+  }
   absl::FPrintF(stderr, "%s %s stopped\n", Timestamp(), options.name);
   return absl::OkStatus();
 }
