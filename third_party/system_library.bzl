@@ -13,6 +13,8 @@ already searches.
 """
 
 def _pkg_config_libs(repository_ctx, modules):
+    if not modules:
+        return []
     result = repository_ctx.execute(["pkg-config", "--libs"] + modules)
     if result.return_code != 0:
         fail("pkg-config --libs %s failed (run tools/install-deps.sh): %s" %

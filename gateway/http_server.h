@@ -1,0 +1,94 @@
+#ifndef STUBMESH_GATEWAY_HTTP_SERVER_H_
+#define STUBMESH_GATEWAY_HTTP_SERVER_H_
+
+// An asynchronous HTTP/1.1 server on Boost.Beast: keep-alive, pipelined
+// requests answered in order, limits on header and body size, and a read
+// timeout that also cuts off idle and slow clients.
+//
+// The handler is called on an I/O thread with the whole request and a
+// responder. It must not block: it may answer at once or later, from any
+// thread (e.g. a gRPC completion), by calling the responder exactly once.
+// Requests that break the limits are answered by the server itself through
+// `error_responder` (413 body too large, 431 headers too large, 400
+// malformed), and the connection is closed.
+//
+// Thread-safety: Start/Stop from one thread; the handler runs concurrently
+// on `io_threads` threads.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(
+//       options, [](HttpRequest request, HttpResponder respond) {
+//         HttpResponse response{boost::beast::http::status::ok, 11};
+//         response.body() = "hello";
+//         respond(std::move(response));
+//       },
+//       MakeErrorResponse);
+//   (*server)->Start();   // port: (*server)->port()
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/http.hpp"
+
+namespace stubmesh::gateway {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse =
+    boost::beast::http::response<boost::beast::http::string_body>;
+using HttpResponder = std::function<void(HttpResponse)>;
+using HttpHandler = std::function<void(HttpRequest, HttpResponder)>;
+// Builds the server's own error answers: (HTTP status, message) -> response.
+using HttpErrorResponder =
+    std::function<HttpResponse(boost::beast::http::status, std::string)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;                       // 0 picks a free port
+  int io_threads = 0;                 // 0: one per core
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1024 * 1024;
+  // Time allowed to receive a whole request, and to wait for the next one
+  // on a kept-alive connection.
+  absl::Duration read_timeout = absl::Seconds(30);
+};
+
+class HttpServer {
+ public:
+  // Binds the address; errors name it.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Create(
+      const HttpServerOptions& options, HttpHandler handler,
+      HttpErrorResponder error_responder);
+  ~HttpServer();
+
+  int port() const { return port_; }
+
+  // Starts accepting and the I/O threads.
+  void Start();
+  // Stops accepting, closes connections, joins the threads.
+  void Stop();
+
+  // What every connection shares (options and callbacks); internal.
+  struct Shared;
+
+ private:
+  HttpServer() = default;
+  void Accept();
+
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::vector<std::thread> threads_;
+  int io_threads_ = 1;
+  int port_ = 0;
+};
+
+}  // namespace stubmesh::gateway
+
+#endif  // STUBMESH_GATEWAY_HTTP_SERVER_H_

@@ -1,0 +1,478 @@
+#include "gateway/rest_gateway.h"
+
+#include <atomic>
+#include <utility>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/proto_buffer_writer.h"
+#include "prometheus/text_serializer.h"
+#include "status/status_mapping.h"
+
+namespace stubmesh::gateway {
+namespace {
+
+namespace http = boost::beast::http;
+
+constexpr absl::string_view kJson = "application/json";
+
+boost::beast::string_view Beast(absl::string_view s) {
+  return {s.data(), s.size()};
+}
+
+std::string NewRequestId() {
+  thread_local absl::BitGen bits;
+  return absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(bits),
+                                absl::kZeroPad16),
+                      absl::Hex(absl::Uniform<uint64_t>(bits),
+                                absl::kZeroPad16));
+}
+
+bool IsPrintableAscii(absl::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+bool IsMetadataKey(absl::string_view key) {
+  if (key.empty() || absl::StartsWith(key, "grpc-")) return false;
+  for (char c : key) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-' &&
+        c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "Grpc-Timeout: 1500m" (gRPC's wire format: 1-8 digits and a unit).
+absl::StatusOr<absl::Duration> ParseGrpcTimeout(absl::string_view value) {
+  absl::Status bad = absl::InvalidArgumentError(absl::StrCat(
+      "header 'Grpc-Timeout': '", value.substr(0, 32),
+      "' is not a gRPC timeout (1 to 8 digits, then H, M, S, m, u or n)"));
+  if (value.size() < 2 || value.size() > 9) return bad;
+  int64_t amount;
+  if (!absl::SimpleAtoi(value.substr(0, value.size() - 1), &amount) ||
+      amount < 0 || !absl::ascii_isdigit(value[0])) {
+    return bad;
+  }
+  switch (value.back()) {
+    case 'H':
+      return absl::Hours(amount);
+    case 'M':
+      return absl::Minutes(amount);
+    case 'S':
+      return absl::Seconds(amount);
+    case 'm':
+      return absl::Milliseconds(amount);
+    case 'u':
+      return absl::Microseconds(amount);
+    case 'n':
+      return absl::Nanoseconds(amount);
+    default:
+      return bad;
+  }
+}
+
+HttpResponse JsonResponse(http::status status, std::string body) {
+  HttpResponse response(status, 11);
+  response.set(http::field::content_type, Beast(kJson));
+  response.body() = std::move(body);
+  return response;
+}
+
+HttpResponse ErrorFromStatus(const grpc::Status& status) {
+  return JsonResponse(static_cast<http::status>(HttpStatusFromCode(
+                          ToAbslStatus(status).code())),
+                      JsonErrorBody(status));
+}
+
+// The gateway's own errors whose HTTP status is not the code's (405, 413,
+// 415, 431) keep the canonical code in the body.
+HttpResponse GatewayError(http::status http_status, absl::StatusCode code,
+                          std::string message) {
+  return JsonResponse(http_status,
+                      JsonErrorBody(absl::Status(code, std::move(message))));
+}
+
+void CopyMetadataToHeaders(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    HttpResponse* response) {
+  for (const auto& [key_ref, value_ref] : metadata) {
+    absl::string_view key(key_ref.data(), key_ref.size());
+    absl::string_view value(value_ref.data(), value_ref.size());
+    std::string header = absl::StrCat("Grpc-Metadata-", key);
+    if (absl::EndsWith(key, "-bin")) {
+      response->insert(header, absl::Base64Escape(value));
+    } else if (IsPrintableAscii(value)) {
+      response->insert(header, Beast(value));
+    }
+  }
+}
+
+}  // namespace
+
+struct RestGateway::Call {
+  std::shared_ptr<const ApiCatalog> catalog;  // keeps `route` alive
+  const HttpRoute* route = nullptr;
+  HttpResponder respond;
+  std::string request_id;
+  std::string http_method;
+  absl::Time start;
+  grpc::ClientContext context;
+  grpc::ByteBuffer request_bytes;
+  grpc::ByteBuffer response_bytes;
+};
+
+RestGateway::RestGateway(RestGatewayOptions options, BackendChannels backends)
+    : options_(std::move(options)),
+      channels_(std::move(backends)),
+      registry_(std::make_shared<prometheus::Registry>()) {
+  for (const auto& [service, channel] : channels_) {
+    stubs_[service] = std::make_unique<grpc::GenericStub>(channel);
+  }
+  requests_total_ = &prometheus::BuildCounter()
+                         .Name("http_requests_total")
+                         .Help("HTTP requests by route template, method and "
+                               "status code.")
+                         .Register(*registry_);
+  request_seconds_ = &prometheus::BuildHistogram()
+                          .Name("http_request_duration_seconds")
+                          .Help("Time from request read to response ready.")
+                          .Register(*registry_);
+}
+
+absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog) {
+  std::vector<std::string> missing;
+  for (const std::string& service : catalog->service_names()) {
+    if (StubFor(service) == nullptr) missing.push_back(service);
+  }
+  if (!missing.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no --backend for ", absl::StrJoin(missing, ", "),
+        " (add --backend=SERVICE=TARGET, or --backend=*=TARGET)"));
+  }
+  absl::MutexLock lock(&mu_);
+  catalog_ = std::move(catalog);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const ApiCatalog> RestGateway::catalog() const {
+  absl::MutexLock lock(&mu_);
+  return catalog_;
+}
+
+grpc::GenericStub* RestGateway::StubFor(const std::string& service) const {
+  auto it = stubs_.find(service);
+  if (it == stubs_.end()) it = stubs_.find("*");
+  return it == stubs_.end() ? nullptr : it->second.get();
+}
+
+HttpResponse RestGateway::ErrorResponse(http::status status,
+                                        std::string message) {
+  absl::StatusCode code = status == http::status::bad_request
+                              ? absl::StatusCode::kInvalidArgument
+                              : absl::StatusCode::kResourceExhausted;
+  return GatewayError(status, code, std::move(message));
+}
+
+void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
+  const absl::Time start = absl::Now();
+  const std::string http_method(request.method_string());
+  absl::string_view target(request.target().data(), request.target().size());
+  size_t question = target.find('?');
+  absl::string_view path = target.substr(0, question);
+  absl::string_view query =
+      question == absl::string_view::npos ? "" : target.substr(question + 1);
+
+  std::string request_id(request["X-Request-Id"]);
+  if (request_id.empty() || request_id.size() > 128 ||
+      !IsPrintableAscii(request_id)) {
+    request_id = NewRequestId();
+  }
+  auto reply = [this, respond, http_method, request_id](
+                   HttpResponse response, const std::string& route_label) {
+    response.set("X-Request-Id", Beast(request_id));
+    requests_total_
+        ->Add({{"route", route_label},
+               {"method", http_method},
+               {"code", std::to_string(response.result_int())}})
+        .Increment();
+    respond(std::move(response));
+  };
+
+  if (path == "/healthz") {
+    reply(JsonResponse(http::status::ok, R"({"status":"ok"})"), "/healthz");
+    return;
+  }
+  if (path == "/readyz") {
+    HandleReady(std::move(request), [reply](HttpResponse r) {
+      reply(std::move(r), "/readyz");
+    });
+    return;
+  }
+  if (path == "/metrics") {
+    HttpResponse response(http::status::ok, 11);
+    response.set(http::field::content_type, "text/plain; version=0.0.4");
+    response.body() = prometheus::TextSerializer().Serialize(registry_->Collect());
+    reply(std::move(response), "/metrics");
+    return;
+  }
+
+  std::shared_ptr<const ApiCatalog> catalog = this->catalog();
+  std::optional<RouteMatch> match =
+      catalog ? catalog->routes().Match(http_method, path) : std::nullopt;
+  if (!match) {
+    std::vector<std::string> allowed =
+        catalog ? catalog->routes().AllowedMethods(path)
+                : std::vector<std::string>();
+    if (!allowed.empty()) {
+      HttpResponse response = GatewayError(
+          http::status::method_not_allowed, absl::StatusCode::kUnimplemented,
+          absl::StrCat(http_method, " is not allowed on ", path,
+                       "; allowed: ", absl::StrJoin(allowed, ", ")));
+      response.set(http::field::allow, Beast(absl::StrJoin(allowed, ", ")));
+      reply(std::move(response), "unmatched");
+      return;
+    }
+    reply(GatewayError(http::status::not_found, absl::StatusCode::kNotFound,
+                       absl::StrCat("no route for ", http_method, " ",
+                                    path.substr(0, 256))),
+          "unmatched");
+    return;
+  }
+  const HttpRoute& route = catalog->route(match->route_index);
+  const std::string& route_label = route.path_template;
+
+  if (route.method->server_streaming()) {
+    reply(GatewayError(http::status::not_implemented,
+                       absl::StatusCode::kUnimplemented,
+                       absl::StrCat(route.method->full_name(),
+                                    " streams its response; streaming over "
+                                    "REST is not served yet")),
+          route_label);
+    return;
+  }
+
+  BodyFormat format = BodyFormat::kNone;
+  if (!request.body().empty()) {
+    absl::string_view content_type(request[http::field::content_type].data(),
+                                   request[http::field::content_type].size());
+    absl::string_view media = absl::StripAsciiWhitespace(
+        content_type.substr(0, content_type.find(';')));
+    if (absl::EqualsIgnoreCase(media, kJson)) {
+      format = BodyFormat::kJson;
+    } else if (absl::EqualsIgnoreCase(media,
+                                      "application/x-www-form-urlencoded")) {
+      format = BodyFormat::kForm;
+    } else {
+      reply(GatewayError(
+                http::status::unsupported_media_type,
+                absl::StatusCode::kInvalidArgument,
+                absl::StrCat("Content-Type '", content_type.substr(0, 64),
+                             "' is not supported; send application/json or "
+                             "application/x-www-form-urlencoded")),
+            route_label);
+      return;
+    }
+  }
+
+  std::unique_ptr<google::protobuf::Message> message(
+      route.request_prototype->New());
+  absl::Status s = TranscodeRequest(route, *match, query, format,
+                                    request.body(), options_.transcode,
+                                    message.get());
+  if (!s.ok()) {
+    reply(ErrorFromStatus(ToGrpcStatus(s)), route_label);
+    return;
+  }
+
+  auto call = std::make_unique<Call>();
+  call->catalog = catalog;
+  call->route = &route;
+  call->request_id = request_id;
+  call->http_method = http_method;
+  call->start = start;
+  call->respond = [reply, route_label](HttpResponse r) {
+    reply(std::move(r), route_label);
+  };
+
+  absl::Duration timeout = options_.default_timeout;
+  if (auto it = request.find("Grpc-Timeout"); it != request.end()) {
+    absl::StatusOr<absl::Duration> parsed = ParseGrpcTimeout(
+        absl::string_view(it->value().data(), it->value().size()));
+    if (!parsed.ok()) {
+      call->respond(ErrorFromStatus(ToGrpcStatus(parsed.status())));
+      return;
+    }
+    timeout = *parsed;
+  }
+  call->context.set_deadline(absl::ToChronoTime(start + timeout));
+  call->context.AddMetadata("x-request-id", request_id);
+  for (const auto& field : request) {
+    absl::string_view name(field.name_string().data(),
+                           field.name_string().size());
+    absl::string_view value(field.value().data(), field.value().size());
+    std::string key;
+    if (absl::EqualsIgnoreCase(name, "authorization") ||
+        absl::EqualsIgnoreCase(name, "traceparent") ||
+        absl::EqualsIgnoreCase(name, "tracestate")) {
+      key = absl::AsciiStrToLower(name);
+    } else if (absl::StartsWithIgnoreCase(name, "Grpc-Metadata-")) {
+      key = absl::AsciiStrToLower(name.substr(strlen("Grpc-Metadata-")));
+    } else {
+      continue;
+    }
+    std::string decoded;
+    bool binary = absl::EndsWith(key, "-bin");
+    if (!IsMetadataKey(key) ||
+        (binary ? !absl::Base64Unescape(value, &decoded)
+                : !IsPrintableAscii(value))) {
+      call->respond(ErrorFromStatus(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("header '", name.substr(0, 64),
+                       "' cannot be sent as gRPC metadata (lower-case key of "
+                       "[a-z0-9-_.], printable ASCII value, base64 for -bin)"))));
+      return;
+    }
+    call->context.AddMetadata(key, binary ? decoded : std::string(value));
+  }
+
+  bool own_buffer = false;
+  grpc::Status serialized =
+      grpc::SerializationTraits<google::protobuf::Message>::Serialize(
+          *message, &call->request_bytes, &own_buffer);
+  if (!serialized.ok()) {
+    call->respond(ErrorFromStatus(serialized));
+    return;
+  }
+
+  grpc::GenericStub* stub = StubFor(route.method->service()->full_name());
+  Call* raw = call.release();
+  stub->UnaryCall(&raw->context, route.grpc_path, grpc::StubOptions(),
+                  &raw->request_bytes, &raw->response_bytes,
+                  [this, raw](grpc::Status status) {
+                    std::unique_ptr<Call> call(raw);
+                    if (!status.ok()) {
+                      HttpResponse response = ErrorFromStatus(status);
+                      CopyMetadataToHeaders(
+                          call->context.GetServerInitialMetadata(), &response);
+                      CopyMetadataToHeaders(
+                          call->context.GetServerTrailingMetadata(), &response);
+                      Finish(call.get(), std::move(response));
+                      return;
+                    }
+                    std::unique_ptr<google::protobuf::Message> reply(
+                        call->route->response_prototype->New());
+                    grpc::ProtoBufferReader reader(&call->response_bytes);
+                    if (!reply->ParseFromZeroCopyStream(&reader)) {
+                      Finish(call.get(),
+                             ErrorFromStatus(grpc::Status(
+                                 grpc::StatusCode::INTERNAL,
+                                 "the backend's response does not parse as " +
+                                     reply->GetDescriptor()->full_name())));
+                      return;
+                    }
+                    absl::StatusOr<std::string> json =
+                        TranscodeResponse(*call->route, *reply, options_.json);
+                    if (!json.ok()) {
+                      Finish(call.get(),
+                             ErrorFromStatus(ToGrpcStatus(json.status())));
+                      return;
+                    }
+                    HttpResponse response =
+                        JsonResponse(http::status::ok, *std::move(json));
+                    CopyMetadataToHeaders(
+                        call->context.GetServerInitialMetadata(), &response);
+                    CopyMetadataToHeaders(
+                        call->context.GetServerTrailingMetadata(), &response);
+                    Finish(call.get(), std::move(response));
+                  });
+}
+
+void RestGateway::Finish(Call* call, HttpResponse response) {
+  request_seconds_
+      ->Add({{"route", call->route->path_template},
+             {"method", call->http_method}},
+            prometheus::Histogram::BucketBoundaries{
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                0.5, 1, 2.5, 5, 10})
+      .Observe(absl::ToDoubleSeconds(absl::Now() - call->start));
+  call->respond(std::move(response));
+}
+
+void RestGateway::HandleReady(HttpRequest /*request*/, HttpResponder respond) {
+  struct Probe {
+    std::mutex mu;
+    int pending = 0;
+    std::vector<std::string> not_ready;
+    HttpResponder respond;
+  };
+  struct OneCheck {
+    grpc::ClientContext context;
+    grpc::ByteBuffer request;
+    grpc::ByteBuffer response;
+  };
+  static const grpc::ByteBuffer* const kWholeServer = [] {
+    // An empty service name asks about the server as a whole.
+    grpc::health::v1::HealthCheckRequest request;
+    auto* buffer = new grpc::ByteBuffer();
+    bool own = false;
+    grpc::SerializationTraits<google::protobuf::Message>::Serialize(
+        request, buffer, &own);
+    return buffer;
+  }();
+  auto probe = std::make_shared<Probe>();
+  probe->respond = std::move(respond);
+  probe->pending = static_cast<int>(stubs_.size());
+  if (stubs_.empty()) {
+    probe->respond(JsonResponse(http::status::service_unavailable,
+                                JsonErrorBody(absl::UnavailableError(
+                                    "no backends configured"))));
+    return;
+  }
+  for (const auto& [service, stub] : stubs_) {
+    auto check = std::make_shared<OneCheck>();
+    check->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    check->request = *kWholeServer;
+    std::string name = service;
+    stub->UnaryCall(
+        &check->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+        &check->request, &check->response,
+        [probe, check, name](grpc::Status status) {
+          grpc::health::v1::HealthCheckResponse health;
+          grpc::ProtoBufferReader reader(&check->response);
+          bool serving =
+              status.ok() && health.ParseFromZeroCopyStream(&reader) &&
+              health.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+          std::lock_guard<std::mutex> lock(probe->mu);
+          if (!serving) probe->not_ready.push_back(name);
+          if (--probe->pending > 0) return;
+          if (probe->not_ready.empty()) {
+            probe->respond(JsonResponse(http::status::ok,
+                                        R"({"status":"ready"})"));
+          } else {
+            probe->respond(JsonResponse(
+                http::status::service_unavailable,
+                JsonErrorBody(absl::UnavailableError(absl::StrCat(
+                    "backends not serving: ",
+                    absl::StrJoin(probe->not_ready, ", "))))));
+          }
+        });
+  }
+}
+
+}  // namespace stubmesh::gateway

@@ -1,0 +1,95 @@
+#ifndef STUBMESH_GATEWAY_REST_GATEWAY_H_
+#define STUBMESH_GATEWAY_REST_GATEWAY_H_
+
+// The gateway's request path: HTTP request → route → protobuf → binary gRPC
+// call (grpc::GenericStub, no generated code) → JSON answer. Also serves
+// /healthz, /readyz and /metrics.
+//
+// Per request: X-Request-Id is taken or made up, and returned; the
+// `Authorization`, `X-Request-Id`, `traceparent`, `tracestate` and
+// `Grpc-Metadata-<key>` headers become gRPC metadata; the backend's initial
+// and trailing metadata come back as `Grpc-Metadata-<key>` headers;
+// `Grpc-Timeout` (gRPC's format, e.g. "500m") or the default timeout sets
+// the deadline. Every error is a google.rpc.Status JSON body with the HTTP
+// status of its code (status/status_mapping.h), including the gateway's own:
+// no route 404, wrong method 405 (with Allow), bad input 400, unsupported
+// media type 415, backend down 503, deadline 504.
+//
+// Thread-safety: thread-safe. The catalog is swapped atomically by
+// SetCatalog(); a request keeps the catalog it started with.
+//
+// Example:
+//   RestGateway gateway(options, backends);
+//   gateway.SetCatalog(*ApiCatalog::Create(files));
+//   server = HttpServer::Create(http_options,
+//       [&](HttpRequest r, HttpResponder d) { gateway.Handle(std::move(r), d); },
+//       RestGateway::ErrorResponse);
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gateway/api_catalog.h"
+#include "gateway/http_server.h"
+#include "gateway/request_transcoder.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace stubmesh::gateway {
+
+struct RestGatewayOptions {
+  TranscodeOptions transcode;
+  google::protobuf::util::JsonPrintOptions json;
+  absl::Duration default_timeout = absl::Seconds(10);
+};
+
+// Where each service's calls go: full service name → gRPC channel; "*" is
+// the fallback.
+using BackendChannels = std::map<std::string, std::shared_ptr<grpc::Channel>>;
+
+class RestGateway {
+ public:
+  RestGateway(RestGatewayOptions options, BackendChannels backends);
+
+  // OK when every service of `catalog` has a backend; else FAILED_PRECONDITION
+  // naming the services without one, and the catalog in use is kept.
+  absl::Status SetCatalog(std::shared_ptr<const ApiCatalog> catalog);
+  std::shared_ptr<const ApiCatalog> catalog() const;
+
+  void Handle(HttpRequest request, HttpResponder respond);
+
+  // The answer to an HTTP-level error (for HttpServer).
+  static HttpResponse ErrorResponse(boost::beast::http::status status,
+                                    std::string message);
+
+ private:
+  struct Call;
+  grpc::GenericStub* StubFor(const std::string& service) const;
+  void Finish(Call* call, HttpResponse response);
+  void HandleReady(HttpRequest request, HttpResponder respond);
+
+  const RestGatewayOptions options_;
+  // Stubs per backend, built once; the map never changes after construction.
+  std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
+  BackendChannels channels_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const ApiCatalog> catalog_ ABSL_GUARDED_BY(mu_);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_total_;
+  prometheus::Family<prometheus::Histogram>* request_seconds_;
+};
+
+}  // namespace stubmesh::gateway
+
+#endif  // STUBMESH_GATEWAY_REST_GATEWAY_H_
