@@ -13,8 +13,9 @@ absl::Status Invalid(absl::string_view field, absl::string_view why) {
 }
 
 // Counts code points; -1 when `s` is not valid UTF-8 (overlongs, surrogates
-// and values above U+10FFFF are invalid too) or holds a control character.
-int CountPrintableCodePoints(absl::string_view s) {
+// and values above U+10FFFF are invalid too) or, with `printable_only`, holds
+// a control character.
+int CountCodePoints(absl::string_view s, bool printable_only) {
   int count = 0;
   size_t i = 0;
   while (i < s.size()) {
@@ -47,14 +48,25 @@ int CountPrintableCodePoints(absl::string_view s) {
         (cp >= 0xD800 && cp <= 0xDFFF)) {
       return -1;
     }
-    if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) return -1;
+    if (printable_only &&
+        (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0))) {
+      return -1;
+    }
     i += len;
     ++count;
   }
   return count;
 }
 
+int CountPrintableCodePoints(absl::string_view s) {
+  return CountCodePoints(s, /*printable_only=*/true);
+}
+
 }  // namespace
+
+bool IsValidUtf8(absl::string_view value) {
+  return CountCodePoints(value, /*printable_only=*/false) >= 0;
+}
 
 absl::Status CheckPositiveId(absl::string_view field, int64_t value) {
   if (value > 0) return absl::OkStatus();

@@ -18,6 +18,9 @@
 
 namespace stubmesh::validation {
 
+// Well-formed UTF-8: no overlong forms, surrogates or values past U+10FFFF.
+bool IsValidUtf8(absl::string_view value);
+
 // `value` > 0.
 absl::Status CheckPositiveId(absl::string_view field, int64_t value);
 

@@ -45,6 +45,13 @@ TEST(FieldChecksTest, TextRefusesBadUtf8AndControls) {
   }
 }
 
+TEST(FieldChecksTest, IsValidUtf8AllowsControlsButNotBadBytes) {
+  EXPECT_TRUE(IsValidUtf8("line\nbreak \xe5\xbc\xa0"));
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));
+}
+
 TEST(FieldChecksTest, RequestId) {
   EXPECT_TRUE(CheckRequestId("request_id", "").ok());
   EXPECT_TRUE(
