@@ -1,6 +1,8 @@
 #include "gateway/http_server.h"
 
+#include <deque>
 #include <optional>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,22 @@ using tcp = net::ip::tcp;
 
 }  // namespace
 
+// What a responder talks to: the session that read the request.
+class HttpResponder::Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual void Respond(HttpResponse response) = 0;
+  virtual std::shared_ptr<HttpStream> StartStream(HttpResponse head) = 0;
+};
+
+void HttpResponder::Respond(HttpResponse response) const {
+  sink_->Respond(std::move(response));
+}
+
+std::shared_ptr<HttpStream> HttpResponder::StartStream(HttpResponse head) const {
+  return sink_->StartStream(std::move(head));
+}
+
 struct HttpServer::Shared {
   HttpServerOptions options;
   HttpHandler handler;
@@ -30,7 +48,9 @@ namespace {
 
 // One connection. Reads a request, hands it to the handler, writes the
 // answer, then reads the next one; all I/O runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public std::enable_shared_from_this<Session>,
+                public HttpResponder::Sink,
+                public HttpStream {
  public:
   Session(tcp::socket socket, std::shared_ptr<const HttpServer::Shared> shared)
       : stream_(std::move(socket)), shared_(std::move(shared)) {}
@@ -81,12 +101,49 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
+    shared_->handler(std::move(request), HttpResponder(shared_from_this()));
+  }
+
+  // HttpResponder::Sink
+  void Respond(HttpResponse response) override {
     auto self = shared_from_this();
-    shared_->handler(std::move(request), [self](HttpResponse response) {
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)]() mutable {
-                  self->Write(std::move(response));
-                });
+    net::post(stream_.get_executor(),
+              [self, response = std::move(response)]() mutable {
+                self->Write(std::move(response));
+              });
+  }
+
+  std::shared_ptr<HttpStream> StartStream(HttpResponse head) override {
+    head.version(version_);
+    head.keep_alive(keep_alive_);
+    head.chunked(true);
+    head.body().clear();
+    std::ostringstream bytes;
+    bytes << head.base();
+    QueueRaw(bytes.str(), nullptr);
+    return shared_from_this();
+  }
+
+  // HttpStream
+  void WriteChunk(std::string data, std::function<void(bool)> done) override {
+    if (data.empty()) {  // An empty chunk would end the body.
+      if (done) done(true);
+      return;
+    }
+    std::ostringstream size;
+    size << std::hex << data.size();
+    QueueRaw(absl::StrCat(size.str(), "\r\n", data, "\r\n"), std::move(done));
+  }
+
+  void End() override {
+    auto self = shared_from_this();
+    QueueRaw("0\r\n\r\n", [self](bool ok) {
+      // Runs on the strand, after the last chunk went out.
+      if (ok && self->keep_alive_) {
+        self->Read();
+      } else {
+        self->Close();
+      }
     });
   }
 
@@ -111,6 +168,43 @@ class Session : public std::enable_shared_from_this<Session> {
     Read();
   }
 
+  // Streams write raw, already framed bytes, one after another.
+  void QueueRaw(std::string bytes, std::function<void(bool)> done) {
+    auto self = shared_from_this();
+    net::post(stream_.get_executor(), [self, bytes = std::move(bytes),
+                                       done = std::move(done)]() mutable {
+      self->raw_queue_.push_back({std::move(bytes), std::move(done)});
+      if (self->raw_queue_.size() == 1) self->WriteNextRaw();
+    });
+  }
+
+  void WriteNextRaw() {
+    stream_.expires_after(std::chrono::microseconds(
+        absl::ToInt64Microseconds(shared_->options.read_timeout)));
+    net::async_write(
+        stream_, net::buffer(raw_queue_.front().bytes),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          RawWrite done = std::move(self->raw_queue_.front());
+          self->raw_queue_.pop_front();
+          if (ec) {
+            self->raw_failed_ = true;
+            self->Close();
+          }
+          if (done.done) done.done(!self->raw_failed_);
+          if (!self->raw_queue_.empty()) {
+            if (self->raw_failed_) {
+              while (!self->raw_queue_.empty()) {
+                RawWrite next = std::move(self->raw_queue_.front());
+                self->raw_queue_.pop_front();
+                if (next.done) next.done(false);
+              }
+            } else {
+              self->WriteNextRaw();
+            }
+          }
+        });
+  }
+
   void Close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -124,6 +218,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<HttpResponse> response_;
   bool keep_alive_ = false;
   unsigned version_ = 11;
+  struct RawWrite {
+    std::string bytes;
+    std::function<void(bool)> done;
+  };
+  std::deque<RawWrite> raw_queue_;
+  bool raw_failed_ = false;
 };
 
 }  // namespace

@@ -7,7 +7,8 @@
 //
 // The handler is called on an I/O thread with the whole request and a
 // responder. It must not block: it may answer at once or later, from any
-// thread (e.g. a gRPC completion), by calling the responder exactly once.
+// thread (e.g. a gRPC completion), exactly once: either a whole response
+// (Respond) or a stream (StartStream, then chunks, then End).
 // Requests that break the limits are answered by the server itself through
 // `error_responder` (413 body too large, 431 headers too large, 400
 // malformed), and the connection is closed.
@@ -42,7 +43,38 @@ namespace stubmesh::gateway {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse =
     boost::beast::http::response<boost::beast::http::string_body>;
-using HttpResponder = std::function<void(HttpResponse)>;
+
+// A response sent in pieces with chunked transfer encoding. Methods may be
+// called from any thread, one at a time: each WriteChunk only after the
+// previous one's `done` ran (that is the flow control toward a slow
+// client). `done(false)` means the client is gone; stop producing.
+class HttpStream {
+ public:
+  virtual ~HttpStream() = default;
+  virtual void WriteChunk(std::string data, std::function<void(bool)> done) = 0;
+  // Sends the last (empty) chunk; the connection then serves its next
+  // request.
+  virtual void End() = 0;
+};
+
+// How a handler answers. Cheap to copy; all copies answer the same request.
+class HttpResponder {
+ public:
+  class Sink;
+  explicit HttpResponder(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
+
+  // The whole response.
+  void Respond(HttpResponse response) const;
+  void operator()(HttpResponse response) const { Respond(std::move(response)); }
+
+  // Sends `head` (status and headers; its body is ignored) with
+  // Transfer-Encoding: chunked, and returns the stream for the body.
+  std::shared_ptr<HttpStream> StartStream(HttpResponse head) const;
+
+ private:
+  std::shared_ptr<Sink> sink_;
+};
+
 using HttpHandler = std::function<void(HttpRequest, HttpResponder)>;
 // Builds the server's own error answers: (HTTP status, message) -> response.
 using HttpErrorResponder =

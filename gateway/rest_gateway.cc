@@ -128,7 +128,7 @@ void CopyMetadataToHeaders(
 struct RestGateway::Call {
   std::shared_ptr<const ApiCatalog> catalog;  // keeps `route` alive
   const HttpRoute* route = nullptr;
-  HttpResponder respond;
+  Reply respond;
   std::string request_id;
   std::string http_method;
   absl::Time start;
@@ -189,6 +189,99 @@ HttpResponse RestGateway::ErrorResponse(http::status status,
   return GatewayError(status, code, std::move(message));
 }
 
+// A server-streaming call: one request written, messages read one at a
+// time, each read started only after the previous line reached the client.
+class RestGateway::StreamCall final
+    : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  static void Start(RestGateway* gateway, std::unique_ptr<Call> call,
+                    grpc::GenericStub* stub, const HttpResponder& responder) {
+    auto* self = new StreamCall(gateway, std::move(call), responder);
+    stub->PrepareBidiStreamingCall(&self->call_->context,
+                                   self->call_->route->grpc_path,
+                                   grpc::StubOptions(), self);
+    self->StartWriteLast(&self->call_->request_bytes, grpc::WriteOptions());
+    self->StartRead(&self->call_->response_bytes);
+    self->AddHold();  // released when this side stops reading
+    self->StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      RemoveHold();
+      return;
+    }
+    std::unique_ptr<google::protobuf::Message> message(
+        call_->route->response_prototype->New());
+    grpc::ProtoBufferReader reader(&call_->response_bytes);
+    absl::StatusOr<std::string> json =
+        message->ParseFromZeroCopyStream(&reader)
+            ? TranscodeResponse(*call_->route, *message, gateway_->options_.json)
+            : absl::InternalError("a streamed message does not parse");
+    if (!json.ok()) {
+      failure_ = ToGrpcStatus(json.status());
+      call_->context.TryCancel();
+      RemoveHold();
+      return;
+    }
+    if (stream_ == nullptr) {
+      HttpResponse head(http::status::ok, 11);
+      head.set(http::field::content_type, "application/x-ndjson");
+      head.set("X-Request-Id", Beast(call_->request_id));
+      CopyMetadataToHeaders(call_->context.GetServerInitialMetadata(), &head);
+      gateway_->CountRequest(call_->route->path_template, call_->http_method,
+                             200);
+      stream_ = responder_.StartStream(std::move(head));
+    }
+    stream_->WriteChunk(absl::StrCat(*json, "\n"), [this](bool written) {
+      if (written) {
+        StartRead(&call_->response_bytes);
+      } else {
+        call_->context.TryCancel();  // The client is gone.
+        RemoveHold();
+      }
+    });
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    grpc::Status final = failure_.ok() ? status : failure_;
+    gateway_->ObserveLatency(*call_->route, call_->http_method, call_->start);
+    if (stream_ == nullptr) {
+      if (final.ok()) {
+        // No message at all: an empty stream.
+        HttpResponse head(http::status::ok, 11);
+        head.set(http::field::content_type, "application/x-ndjson");
+        head.set("X-Request-Id", Beast(call_->request_id));
+        gateway_->CountRequest(call_->route->path_template,
+                               call_->http_method, 200);
+        responder_.StartStream(std::move(head))->End();
+      } else {
+        call_->respond(ErrorFromStatus(final));
+      }
+    } else {
+      if (!final.ok()) {
+        stream_->WriteChunk(
+            absl::StrCat("{\"error\":", JsonErrorBody(final), "}\n"), nullptr);
+      }
+      stream_->End();
+    }
+    delete this;
+  }
+
+ private:
+  StreamCall(RestGateway* gateway, std::unique_ptr<Call> call,
+             HttpResponder responder)
+      : gateway_(gateway),
+        call_(std::move(call)),
+        responder_(std::move(responder)) {}
+
+  RestGateway* const gateway_;
+  std::unique_ptr<Call> call_;
+  HttpResponder responder_;
+  std::shared_ptr<HttpStream> stream_;
+  grpc::Status failure_;
+};
+
 void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   const absl::Time start = absl::Now();
   const std::string http_method(request.method_string());
@@ -206,11 +299,7 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   auto reply = [this, respond, http_method, request_id](
                    HttpResponse response, const std::string& route_label) {
     response.set("X-Request-Id", Beast(request_id));
-    requests_total_
-        ->Add({{"route", route_label},
-               {"method", http_method},
-               {"code", std::to_string(response.result_int())}})
-        .Increment();
+    CountRequest(route_label, http_method, response.result_int());
     respond(std::move(response));
   };
 
@@ -219,9 +308,7 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     return;
   }
   if (path == "/readyz") {
-    HandleReady(std::move(request), [reply](HttpResponse r) {
-      reply(std::move(r), "/readyz");
-    });
+    HandleReady([reply](HttpResponse r) { reply(std::move(r), "/readyz"); });
     return;
   }
   if (path == "/metrics") {
@@ -256,16 +343,6 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   }
   const HttpRoute& route = catalog->route(match->route_index);
   const std::string& route_label = route.path_template;
-
-  if (route.method->server_streaming()) {
-    reply(GatewayError(http::status::not_implemented,
-                       absl::StatusCode::kUnimplemented,
-                       absl::StrCat(route.method->full_name(),
-                                    " streams its response; streaming over "
-                                    "REST is not served yet")),
-          route_label);
-    return;
-  }
 
   BodyFormat format = BodyFormat::kNone;
   if (!request.body().empty()) {
@@ -361,6 +438,10 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   }
 
   grpc::GenericStub* stub = StubFor(route.method->service()->full_name());
+  if (route.method->server_streaming()) {
+    StreamCall::Start(this, std::move(call), stub, respond);
+    return;
+  }
   Call* raw = call.release();
   stub->UnaryCall(&raw->context, route.grpc_path, grpc::StubOptions(),
                   &raw->request_bytes, &raw->response_bytes,
@@ -403,23 +484,37 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
                   });
 }
 
-void RestGateway::Finish(Call* call, HttpResponse response) {
+void RestGateway::CountRequest(const std::string& route_label,
+                               const std::string& http_method, int code) {
+  requests_total_
+      ->Add({{"route", route_label},
+             {"method", http_method},
+             {"code", std::to_string(code)}})
+      .Increment();
+}
+
+void RestGateway::ObserveLatency(const HttpRoute& route,
+                                 const std::string& http_method,
+                                 absl::Time start) {
   request_seconds_
-      ->Add({{"route", call->route->path_template},
-             {"method", call->http_method}},
+      ->Add({{"route", route.path_template}, {"method", http_method}},
             prometheus::Histogram::BucketBoundaries{
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                 0.5, 1, 2.5, 5, 10})
-      .Observe(absl::ToDoubleSeconds(absl::Now() - call->start));
+      .Observe(absl::ToDoubleSeconds(absl::Now() - start));
+}
+
+void RestGateway::Finish(Call* call, HttpResponse response) {
+  ObserveLatency(*call->route, call->http_method, call->start);
   call->respond(std::move(response));
 }
 
-void RestGateway::HandleReady(HttpRequest /*request*/, HttpResponder respond) {
+void RestGateway::HandleReady(Reply respond) {
   struct Probe {
     std::mutex mu;
     int pending = 0;
     std::vector<std::string> not_ready;
-    HttpResponder respond;
+    Reply respond;
   };
   struct OneCheck {
     grpc::ClientContext context;

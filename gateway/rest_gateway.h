@@ -5,6 +5,12 @@
 // call (grpc::GenericStub, no generated code) → JSON answer. Also serves
 // /healthz, /readyz and /metrics.
 //
+// Server-streaming methods answer 200 with Content-Type
+// application/x-ndjson, chunked: one JSON message per line, read from the
+// backend only as fast as the client takes them. An error after the first
+// message ends the stream with the line {"error": <google.rpc.Status>}; an
+// error before it is an ordinary error response.
+//
 // Per request: X-Request-Id is taken or made up, and returned; the
 // `Authorization`, `X-Request-Id`, `traceparent`, `tracestate` and
 // `Grpc-Metadata-<key>` headers become gRPC metadata; the backend's initial
@@ -73,9 +79,15 @@ class RestGateway {
 
  private:
   struct Call;
+  class StreamCall;
+  using Reply = std::function<void(HttpResponse)>;
   grpc::GenericStub* StubFor(const std::string& service) const;
   void Finish(Call* call, HttpResponse response);
-  void HandleReady(HttpRequest request, HttpResponder respond);
+  void HandleReady(Reply reply);
+  void CountRequest(const std::string& route_label,
+                    const std::string& http_method, int code);
+  void ObserveLatency(const HttpRoute& route, const std::string& http_method,
+                      absl::Time start);
 
   const RestGatewayOptions options_;
   // Stubs per backend, built once; the map never changes after construction.
