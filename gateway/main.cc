@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "gateway/api_catalog.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gateway/http_server.h"
+#include "gateway/reflection_discovery.h"
 #include "gateway/repeated_flag_args.h"
 #include "gateway/rest_gateway.h"
 #include "grpcpp/create_channel.h"
@@ -30,6 +34,13 @@ ABSL_FLAG(std::vector<std::string>, backend, {},
           "SERVICE=TARGET: where calls to a full service name go, e.g. "
           "stubmesh.user.v1.UserService=127.0.0.1:50051; *=TARGET is the "
           "fallback. Repeatable or comma-separated.");
+ABSL_FLAG(std::vector<std::string>, reflect, {},
+          "gRPC target(s) to discover services from through server "
+          "reflection, at start and on every reload; their calls go to that "
+          "target unless --backend names the service. Repeatable.");
+ABSL_FLAG(absl::Duration, reload_interval, absl::ZeroDuration(),
+          "Rediscover (--reflect) and reread (--descriptor_set) this often; "
+          "0: only on SIGHUP.");
 ABSL_FLAG(int32_t, io_threads, 0, "HTTP I/O threads; 0: one per core.");
 ABSL_FLAG(int64_t, max_body_bytes, 1 << 20, "Largest request body (413).");
 ABSL_FLAG(int64_t, max_header_bytes, 16 << 10, "Largest request head (431).");
@@ -56,6 +67,62 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+// What each --reflect target said when it last answered: a target that is
+// down for a while keeps its routes (its calls then fail with 503), and one
+// that was down at start joins at the first reload after it comes up.
+std::map<std::string, gw::DiscoveredApi>& LastDiscovered() {
+  static auto* last = new std::map<std::string, gw::DiscoveredApi>();
+  return *last;
+}
+
+// Reads the descriptor sets and asks the reflection targets, then swaps the
+// gateway's catalog. On any error the catalog in use stays.
+absl::Status LoadCatalog(gw::RestGateway& gateway) {
+  std::vector<google::protobuf::FileDescriptorProto> files;
+  for (const std::string& path : absl::GetFlag(FLAGS_descriptor_set)) {
+    absl::StatusOr<std::vector<google::protobuf::FileDescriptorProto>> set =
+        gw::ReadFileDescriptorSet(path);
+    if (!set.ok()) return set.status();
+    files.insert(files.end(), set->begin(), set->end());
+  }
+  gw::BackendTargets discovered;
+  for (const std::string& target : absl::GetFlag(FLAGS_reflect)) {
+    absl::StatusOr<gw::DiscoveredApi> asked = gw::DiscoverViaReflection(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()),
+        absl::Seconds(2));
+    if (asked.ok()) {
+      LastDiscovered()[target] = *std::move(asked);
+    } else {
+      absl::FPrintF(stderr, "gateway: --reflect=%s: %s%s\n", target,
+                    asked.status().ToString(),
+                    LastDiscovered().count(target)
+                        ? " (keeping what it served before)"
+                        : " (asking again at the next reload)");
+    }
+    auto last = LastDiscovered().find(target);
+    if (last == LastDiscovered().end()) continue;
+    const gw::DiscoveredApi* api = &last->second;
+    files.insert(files.end(), api->files.begin(), api->files.end());
+    for (const std::string& service : api->services) {
+      discovered.emplace(service, target);
+    }
+  }
+  if (files.empty()) {
+    return absl::InvalidArgumentError(
+        "no descriptors: give a --descriptor_set, or a --reflect target that "
+        "answers");
+  }
+  absl::StatusOr<std::shared_ptr<const gw::ApiCatalog>> catalog =
+      gw::ApiCatalog::Create(files);
+  if (!catalog.ok()) return catalog.status();
+  absl::Status s = gateway.SetCatalog(*catalog, discovered);
+  if (!s.ok()) return s;
+  absl::FPrintF(stderr, "gateway: serving %d routes of %s\n",
+                (*catalog)->http_routes().size(),
+                absl::StrJoin((*catalog)->service_names(), ", "));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,32 +131,20 @@ int main(int argc, char** argv) {
       "  gateway --port=8080 --descriptor_set=protos.pb \\\n"
       "    --backend=stubmesh.user.v1.UserService=127.0.0.1:50051 \\\n"
       "    --backend=*=127.0.0.1:50052");
-  std::vector<std::string> args =
-      gw::JoinRepeatedFlags(argc, argv, {"backend", "descriptor_set"});
+  std::vector<std::string> args = gw::JoinRepeatedFlags(
+      argc, argv, {"backend", "descriptor_set", "reflect"});
   std::vector<char*> joined = gw::ArgvOf(args);
   absl::ParseCommandLine(static_cast<int>(joined.size()), joined.data());
 
-  std::vector<google::protobuf::FileDescriptorProto> files;
-  for (const std::string& path : absl::GetFlag(FLAGS_descriptor_set)) {
-    absl::StatusOr<std::vector<google::protobuf::FileDescriptorProto>> set =
-        gw::ReadFileDescriptorSet(path);
-    if (!set.ok()) return Fail(set.status().ToString());
-    files.insert(files.end(), set->begin(), set->end());
-  }
-  if (files.empty()) return Fail("give at least one --descriptor_set");
-  absl::StatusOr<std::shared_ptr<const gw::ApiCatalog>> catalog =
-      gw::ApiCatalog::Create(files);
-  if (!catalog.ok()) return Fail(catalog.status().ToString());
-
-  gw::BackendChannels backends;
+  gw::BackendTargets backends;
   for (const std::string& spec : absl::GetFlag(FLAGS_backend)) {
-    std::vector<std::string> parts = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    std::vector<std::string> parts =
+        absl::StrSplit(spec, absl::MaxSplits('=', 1));
     if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
       return Fail(absl::StrFormat(
           "--backend=%s: expected SERVICE=TARGET or *=TARGET", spec));
     }
-    backends[parts[0]] =
-        grpc::CreateChannel(parts[1], grpc::InsecureChannelCredentials());
+    backends[parts[0]] = parts[1];
   }
 
   gw::RestGatewayOptions options;
@@ -102,16 +157,18 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_json_emit_unpopulated);
   options.json.always_print_enums_as_ints =
       absl::GetFlag(FLAGS_json_enums_as_ints);
-  gw::RestGateway gateway(options, std::move(backends));
-  absl::Status s = gateway.SetCatalog(*catalog);
-  if (!s.ok()) return Fail(s.ToString());
-
-  // Signals are taken by sigwait in main; no other thread may see them.
+  // Signals are taken by sigwait in main; no other thread may see them, so
+  // they are blocked before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  gw::RestGateway gateway(options, std::move(backends));
+  absl::Status s = LoadCatalog(gateway);
+  if (!s.ok()) return Fail(s.ToString());
 
   gw::HttpServerOptions http;
   http.host = absl::GetFlag(FLAGS_host);
@@ -134,8 +191,23 @@ int main(int argc, char** argv) {
   std::printf("gateway listening on %s:%d\n", host.c_str(), (*server)->port());
   std::fflush(stdout);
 
+  const absl::Duration interval = absl::GetFlag(FLAGS_reload_interval);
   int signo = 0;
-  sigwait(&signals, &signo);
+  while (true) {
+    if (interval > absl::ZeroDuration()) {
+      timespec wait = absl::ToTimespec(interval);
+      signo = sigtimedwait(&signals, nullptr, &wait);
+      if (signo < 0) signo = SIGHUP;  // The interval passed: reload.
+    } else {
+      sigwait(&signals, &signo);
+    }
+    if (signo != SIGHUP) break;
+    absl::Status reloaded = LoadCatalog(gateway);
+    if (!reloaded.ok()) {
+      absl::FPrintF(stderr, "gateway: reload failed, keeping the routes in use: %s\n",
+                    reloaded.ToString());
+    }
+  }
   absl::FPrintF(stderr, "gateway: got signal %d, stopping\n", signo);
   (*server)->Stop();
   return 0;

@@ -14,6 +14,8 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -137,13 +139,11 @@ struct RestGateway::Call {
   grpc::ByteBuffer response_bytes;
 };
 
-RestGateway::RestGateway(RestGatewayOptions options, BackendChannels backends)
+RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends)
     : options_(std::move(options)),
-      channels_(std::move(backends)),
+      backends_(std::move(backends)),
+      serving_(std::make_shared<Serving>()),
       registry_(std::make_shared<prometheus::Registry>()) {
-  for (const auto& [service, channel] : channels_) {
-    stubs_[service] = std::make_unique<grpc::GenericStub>(channel);
-  }
   requests_total_ = &prometheus::BuildCounter()
                          .Name("http_requests_total")
                          .Help("HTTP requests by route template, method and "
@@ -155,30 +155,53 @@ RestGateway::RestGateway(RestGatewayOptions options, BackendChannels backends)
                           .Register(*registry_);
 }
 
-absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog) {
+absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
+                                     const BackendTargets& discovered) {
+  std::map<std::string, std::string> target_by_service;
   std::vector<std::string> missing;
   for (const std::string& service : catalog->service_names()) {
-    if (StubFor(service) == nullptr) missing.push_back(service);
+    auto it = backends_.find(service);
+    if (it == backends_.end()) it = discovered.find(service);
+    if (it == discovered.end()) it = backends_.find("*");
+    if (it == backends_.end()) {
+      missing.push_back(service);
+    } else {
+      target_by_service[service] = it->second;
+    }
   }
   if (!missing.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "no --backend for ", absl::StrJoin(missing, ", "),
+        "no backend for ", absl::StrJoin(missing, ", "),
         " (add --backend=SERVICE=TARGET, or --backend=*=TARGET)"));
   }
+  auto serving = std::make_shared<Serving>();
+  serving->catalog = std::move(catalog);
   absl::MutexLock lock(&mu_);
-  catalog_ = std::move(catalog);
+  for (const auto& [service, target] : target_by_service) {
+    grpc::GenericStub* stub = StubForTarget(target);
+    serving->stub_by_service[service] = stub;
+    serving->stub_by_target[target] = stub;
+  }
+  serving_ = std::move(serving);
   return absl::OkStatus();
 }
 
-std::shared_ptr<const ApiCatalog> RestGateway::catalog() const {
-  absl::MutexLock lock(&mu_);
-  return catalog_;
+grpc::GenericStub* RestGateway::StubForTarget(const std::string& target) {
+  std::unique_ptr<grpc::GenericStub>& stub = stubs_[target];
+  if (stub == nullptr) {
+    stub = std::make_unique<grpc::GenericStub>(
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
 }
 
-grpc::GenericStub* RestGateway::StubFor(const std::string& service) const {
-  auto it = stubs_.find(service);
-  if (it == stubs_.end()) it = stubs_.find("*");
-  return it == stubs_.end() ? nullptr : it->second.get();
+std::shared_ptr<const RestGateway::Serving> RestGateway::serving() const {
+  absl::MutexLock lock(&mu_);
+  return serving_;
+}
+
+std::shared_ptr<const ApiCatalog> RestGateway::catalog() const {
+  return serving()->catalog;
 }
 
 HttpResponse RestGateway::ErrorResponse(http::status status,
@@ -319,7 +342,8 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     return;
   }
 
-  std::shared_ptr<const ApiCatalog> catalog = this->catalog();
+  std::shared_ptr<const Serving> serving = this->serving();
+  const std::shared_ptr<const ApiCatalog>& catalog = serving->catalog;
   std::optional<RouteMatch> match =
       catalog ? catalog->routes().Match(http_method, path) : std::nullopt;
   if (!match) {
@@ -437,7 +461,8 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     return;
   }
 
-  grpc::GenericStub* stub = StubFor(route.method->service()->full_name());
+  grpc::GenericStub* stub =
+      serving->stub_by_service.at(route.method->service()->full_name());
   if (route.method->server_streaming()) {
     StreamCall::Start(this, std::move(call), stub, respond);
     return;
@@ -530,20 +555,21 @@ void RestGateway::HandleReady(Reply respond) {
         request, buffer, &own);
     return buffer;
   }();
+  std::shared_ptr<const Serving> serving = this->serving();
   auto probe = std::make_shared<Probe>();
   probe->respond = std::move(respond);
-  probe->pending = static_cast<int>(stubs_.size());
-  if (stubs_.empty()) {
+  probe->pending = static_cast<int>(serving->stub_by_target.size());
+  if (serving->stub_by_target.empty()) {
     probe->respond(JsonResponse(http::status::service_unavailable,
                                 JsonErrorBody(absl::UnavailableError(
                                     "no backends configured"))));
     return;
   }
-  for (const auto& [service, stub] : stubs_) {
+  for (const auto& [target, stub] : serving->stub_by_target) {
     auto check = std::make_shared<OneCheck>();
     check->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
     check->request = *kWholeServer;
-    std::string name = service;
+    std::string name = target;
     stub->UnaryCall(
         &check->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
         &check->request, &check->response,

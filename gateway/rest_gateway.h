@@ -21,8 +21,8 @@
 // no route 404, wrong method 405 (with Allow), bad input 400, unsupported
 // media type 415, backend down 503, deadline 504.
 //
-// Thread-safety: thread-safe. The catalog is swapped atomically by
-// SetCatalog(); a request keeps the catalog it started with.
+// Thread-safety: thread-safe. The catalog and its backends are swapped
+// atomically by SetCatalog(); a request keeps the ones it started with.
 //
 // Example:
 //   RestGateway gateway(options, backends);
@@ -58,17 +58,22 @@ struct RestGatewayOptions {
   absl::Duration default_timeout = absl::Seconds(10);
 };
 
-// Where each service's calls go: full service name → gRPC channel; "*" is
+// Where each service's calls go: full service name → gRPC target; "*" is
 // the fallback.
-using BackendChannels = std::map<std::string, std::shared_ptr<grpc::Channel>>;
+using BackendTargets = std::map<std::string, std::string>;
 
 class RestGateway {
  public:
-  RestGateway(RestGatewayOptions options, BackendChannels backends);
+  // `backends` are the targets given on the command line; they win over
+  // the ones SetCatalog() is given.
+  RestGateway(RestGatewayOptions options, BackendTargets backends);
 
-  // OK when every service of `catalog` has a backend; else FAILED_PRECONDITION
-  // naming the services without one, and the catalog in use is kept.
-  absl::Status SetCatalog(std::shared_ptr<const ApiCatalog> catalog);
+  // Serves `catalog` from now on. A service's target is its entry in the
+  // command-line backends, else in `discovered` (where reflection found
+  // it), else the "*" fallback. FAILED_PRECONDITION naming the services
+  // without a target; the catalog in use is then kept.
+  absl::Status SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
+                          const BackendTargets& discovered = {});
   std::shared_ptr<const ApiCatalog> catalog() const;
 
   void Handle(HttpRequest request, HttpResponder respond);
@@ -80,8 +85,16 @@ class RestGateway {
  private:
   struct Call;
   class StreamCall;
+  // What one catalog is served with; replaced whole by SetCatalog().
+  struct Serving {
+    std::shared_ptr<const ApiCatalog> catalog;
+    std::map<std::string, grpc::GenericStub*> stub_by_service;
+    std::map<std::string, grpc::GenericStub*> stub_by_target;
+  };
   using Reply = std::function<void(HttpResponse)>;
-  grpc::GenericStub* StubFor(const std::string& service) const;
+  std::shared_ptr<const Serving> serving() const;
+  grpc::GenericStub* StubForTarget(const std::string& target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(Call* call, HttpResponse response);
   void HandleReady(Reply reply);
   void CountRequest(const std::string& route_label,
@@ -90,12 +103,13 @@ class RestGateway {
                       absl::Time start);
 
   const RestGatewayOptions options_;
-  // Stubs per backend, built once; the map never changes after construction.
-  std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_;
-  BackendChannels channels_;
+  const BackendTargets backends_;
 
   mutable absl::Mutex mu_;
-  std::shared_ptr<const ApiCatalog> catalog_ ABSL_GUARDED_BY(mu_);
+  // One stub (and channel) per target, kept for the gateway's lifetime.
+  std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_
+      ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Serving> serving_ ABSL_GUARDED_BY(mu_);
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_total_;
