@@ -34,7 +34,8 @@ void HttpResponder::Respond(HttpResponse response) const {
   sink_->Respond(std::move(response));
 }
 
-std::shared_ptr<HttpStream> HttpResponder::StartStream(HttpResponse head) const {
+std::shared_ptr<HttpStream> HttpResponder::StartStream(
+    HttpResponse head) const {
   return sink_->StartStream(std::move(head));
 }
 
@@ -46,6 +47,15 @@ struct HttpServer::Shared {
 
 namespace {
 
+// The stream handed out for a HEAD request: the head is already sent.
+class DiscardingStream final : public HttpStream {
+ public:
+  void WriteChunk(std::string, std::function<void(bool)> done) override {
+    if (done) done(false);  // Tells the producer to stop.
+  }
+  void End() override {}
+};
+
 // One connection. Reads a request, hands it to the handler, writes the
 // answer, then reads the next one; all I/O runs on the connection's strand.
 class Session : public std::enable_shared_from_this<Session>,
@@ -56,8 +66,9 @@ class Session : public std::enable_shared_from_this<Session>,
       : stream_(std::move(socket)), shared_(std::move(shared)) {}
 
   void Start() {
-    net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::Read, shared_from_this()));
+    net::dispatch(
+        stream_.get_executor(),
+        beast::bind_front_handler(&Session::Read, shared_from_this()));
   }
 
  private:
@@ -83,7 +94,8 @@ class Session : public std::enable_shared_from_this<Session>,
     if (ec) {
       // A bad request: say why once, then close (the stream is out of sync).
       http::status status = http::status::bad_request;
-      std::string message = absl::StrCat("malformed HTTP request: ", ec.message());
+      std::string message =
+          absl::StrCat("malformed HTTP request: ", ec.message());
       if (ec == http::error::body_limit) {
         status = http::status::payload_too_large;
         message = absl::StrCat("request body larger than ",
@@ -101,6 +113,7 @@ class Session : public std::enable_shared_from_this<Session>,
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
+    head_request_ = request.method() == http::verb::head;
     shared_->handler(std::move(request), HttpResponder(shared_from_this()));
   }
 
@@ -118,6 +131,11 @@ class Session : public std::enable_shared_from_this<Session>,
     head.keep_alive(keep_alive_);
     head.chunked(true);
     head.body().clear();
+    if (head_request_) {
+      head.chunked(false);  // A HEAD answer has no body to frame.
+      Respond(std::move(head));
+      return std::make_shared<DiscardingStream>();
+    }
     std::ostringstream bytes;
     bytes << head.base();
     QueueRaw(bytes.str(), nullptr);
@@ -151,6 +169,8 @@ class Session : public std::enable_shared_from_this<Session>,
     response.version(version_);
     response.keep_alive(keep_alive_);
     response.prepare_payload();
+    // A HEAD answer says how long the body would be, without it.
+    if (head_request_) response.body().clear();
     response_ = std::make_shared<HttpResponse>(std::move(response));
     stream_.expires_after(std::chrono::microseconds(
         absl::ToInt64Microseconds(shared_->options.read_timeout)));
@@ -217,6 +237,7 @@ class Session : public std::enable_shared_from_this<Session>,
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
   bool keep_alive_ = false;
+  bool head_request_ = false;
   unsigned version_ = 11;
   struct RawWrite {
     std::string bytes;
@@ -251,9 +272,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(
   if (!ec) acceptor->bind(endpoint, ec);
   if (!ec) acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.host, ":", options.port, ": ",
-        ec.message()));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ",
+                                               options.host, ":", options.port,
+                                               ": ", ec.message()));
   }
   server->port_ = acceptor->local_endpoint().port();
   server->acceptor_ = std::move(acceptor);
@@ -264,8 +285,7 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Accept() {
   acceptor_->async_accept(
-      net::make_strand(*io_),
-      [this](beast::error_code ec, tcp::socket socket) {
+      net::make_strand(*io_), [this](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted) return;
         if (!ec) {
           beast::error_code ignored;

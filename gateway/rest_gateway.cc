@@ -15,8 +15,8 @@
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
@@ -36,10 +36,9 @@ boost::beast::string_view Beast(absl::string_view s) {
 
 std::string NewRequestId() {
   thread_local absl::BitGen bits;
-  return absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(bits),
-                                absl::kZeroPad16),
-                      absl::Hex(absl::Uniform<uint64_t>(bits),
-                                absl::kZeroPad16));
+  return absl::StrCat(
+      absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16),
+      absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16));
 }
 
 bool IsPrintableAscii(absl::string_view s) {
@@ -97,8 +96,8 @@ HttpResponse JsonResponse(http::status status, std::string body) {
 }
 
 HttpResponse ErrorFromStatus(const grpc::Status& status) {
-  return JsonResponse(static_cast<http::status>(HttpStatusFromCode(
-                          ToAbslStatus(status).code())),
+  return JsonResponse(static_cast<http::status>(
+                          HttpStatusFromCode(ToAbslStatus(status).code())),
                       JsonErrorBody(status));
 }
 
@@ -146,8 +145,9 @@ RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends)
       registry_(std::make_shared<prometheus::Registry>()) {
   requests_total_ = &prometheus::BuildCounter()
                          .Name("http_requests_total")
-                         .Help("HTTP requests by route template, method and "
-                               "status code.")
+                         .Help(
+                             "HTTP requests by route template, method and "
+                             "status code.")
                          .Register(*registry_);
   request_seconds_ = &prometheus::BuildHistogram()
                           .Name("http_request_duration_seconds")
@@ -170,9 +170,9 @@ absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
     }
   }
   if (!missing.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "no backend for ", absl::StrJoin(missing, ", "),
-        " (add --backend=SERVICE=TARGET, or --backend=*=TARGET)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("no backend for ", absl::StrJoin(missing, ", "),
+                     " (add --backend=SERVICE=TARGET, or --backend=*=TARGET)"));
   }
   auto serving = std::make_shared<Serving>();
   serving->catalog = std::move(catalog);
@@ -239,7 +239,8 @@ class RestGateway::StreamCall final
     grpc::ProtoBufferReader reader(&call_->response_bytes);
     absl::StatusOr<std::string> json =
         message->ParseFromZeroCopyStream(&reader)
-            ? TranscodeResponse(*call_->route, *message, gateway_->options_.json)
+            ? TranscodeResponse(*call_->route, *message,
+                                gateway_->options_.json)
             : absl::InternalError("a streamed message does not parse");
     if (!json.ok()) {
       failure_ = ToGrpcStatus(json.status());
@@ -275,11 +276,16 @@ class RestGateway::StreamCall final
         HttpResponse head(http::status::ok, 11);
         head.set(http::field::content_type, "application/x-ndjson");
         head.set("X-Request-Id", Beast(call_->request_id));
-        gateway_->CountRequest(call_->route->path_template,
-                               call_->http_method, 200);
+        gateway_->CountRequest(call_->route->path_template, call_->http_method,
+                               200);
         responder_.StartStream(std::move(head))->End();
       } else {
-        call_->respond(ErrorFromStatus(final));
+        HttpResponse response = ErrorFromStatus(final);
+        CopyMetadataToHeaders(call_->context.GetServerInitialMetadata(),
+                              &response);
+        CopyMetadataToHeaders(call_->context.GetServerTrailingMetadata(),
+                              &response);
+        call_->respond(std::move(response));
       }
     } else {
       if (!final.ok()) {
@@ -337,7 +343,8 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   if (path == "/metrics") {
     HttpResponse response(http::status::ok, 11);
     response.set(http::field::content_type, "text/plain; version=0.0.4");
-    response.body() = prometheus::TextSerializer().Serialize(registry_->Collect());
+    response.body() =
+        prometheus::TextSerializer().Serialize(registry_->Collect());
     reply(std::move(response), "/metrics");
     return;
   }
@@ -393,9 +400,9 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
 
   std::unique_ptr<google::protobuf::Message> message(
       route.request_prototype->New());
-  absl::Status s = TranscodeRequest(route, *match, query, format,
-                                    request.body(), options_.transcode,
-                                    message.get());
+  absl::Status s =
+      TranscodeRequest(route, *match, query, format, request.body(),
+                       options_.transcode, message.get());
   if (!s.ok()) {
     reply(ErrorFromStatus(ToGrpcStatus(s)), route_label);
     return;
@@ -439,14 +446,14 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     }
     std::string decoded;
     bool binary = absl::EndsWith(key, "-bin");
-    if (!IsMetadataKey(key) ||
-        (binary ? !absl::Base64Unescape(value, &decoded)
-                : !IsPrintableAscii(value))) {
+    if (!IsMetadataKey(key) || (binary ? !absl::Base64Unescape(value, &decoded)
+                                       : !IsPrintableAscii(value))) {
       call->respond(ErrorFromStatus(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat("header '", name.substr(0, 64),
-                       "' cannot be sent as gRPC metadata (lower-case key of "
-                       "[a-z0-9-_.], printable ASCII value, base64 for -bin)"))));
+          absl::StrCat(
+              "header '", name.substr(0, 64),
+              "' cannot be sent as gRPC metadata (lower-case key of "
+              "[a-z0-9-_.], printable ASCII value, base64 for -bin)"))));
       return;
     }
     call->context.AddMetadata(key, binary ? decoded : std::string(value));
@@ -468,45 +475,43 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     return;
   }
   Call* raw = call.release();
-  stub->UnaryCall(&raw->context, route.grpc_path, grpc::StubOptions(),
-                  &raw->request_bytes, &raw->response_bytes,
-                  [this, raw](grpc::Status status) {
-                    std::unique_ptr<Call> call(raw);
-                    if (!status.ok()) {
-                      HttpResponse response = ErrorFromStatus(status);
-                      CopyMetadataToHeaders(
-                          call->context.GetServerInitialMetadata(), &response);
-                      CopyMetadataToHeaders(
-                          call->context.GetServerTrailingMetadata(), &response);
-                      Finish(call.get(), std::move(response));
-                      return;
-                    }
-                    std::unique_ptr<google::protobuf::Message> reply(
-                        call->route->response_prototype->New());
-                    grpc::ProtoBufferReader reader(&call->response_bytes);
-                    if (!reply->ParseFromZeroCopyStream(&reader)) {
-                      Finish(call.get(),
-                             ErrorFromStatus(grpc::Status(
+  stub->UnaryCall(
+      &raw->context, route.grpc_path, grpc::StubOptions(), &raw->request_bytes,
+      &raw->response_bytes, [this, raw](grpc::Status status) {
+        std::unique_ptr<Call> call(raw);
+        if (!status.ok()) {
+          HttpResponse response = ErrorFromStatus(status);
+          CopyMetadataToHeaders(call->context.GetServerInitialMetadata(),
+                                &response);
+          CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(),
+                                &response);
+          Finish(call.get(), std::move(response));
+          return;
+        }
+        std::unique_ptr<google::protobuf::Message> reply(
+            call->route->response_prototype->New());
+        grpc::ProtoBufferReader reader(&call->response_bytes);
+        if (!reply->ParseFromZeroCopyStream(&reader)) {
+          Finish(call.get(), ErrorFromStatus(grpc::Status(
                                  grpc::StatusCode::INTERNAL,
                                  "the backend's response does not parse as " +
                                      reply->GetDescriptor()->full_name())));
-                      return;
-                    }
-                    absl::StatusOr<std::string> json =
-                        TranscodeResponse(*call->route, *reply, options_.json);
-                    if (!json.ok()) {
-                      Finish(call.get(),
-                             ErrorFromStatus(ToGrpcStatus(json.status())));
-                      return;
-                    }
-                    HttpResponse response =
-                        JsonResponse(http::status::ok, *std::move(json));
-                    CopyMetadataToHeaders(
-                        call->context.GetServerInitialMetadata(), &response);
-                    CopyMetadataToHeaders(
-                        call->context.GetServerTrailingMetadata(), &response);
-                    Finish(call.get(), std::move(response));
-                  });
+          return;
+        }
+        absl::StatusOr<std::string> json =
+            TranscodeResponse(*call->route, *reply, options_.json);
+        if (!json.ok()) {
+          Finish(call.get(), ErrorFromStatus(ToGrpcStatus(json.status())));
+          return;
+        }
+        HttpResponse response =
+            JsonResponse(http::status::ok, *std::move(json));
+        CopyMetadataToHeaders(call->context.GetServerInitialMetadata(),
+                              &response);
+        CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(),
+                              &response);
+        Finish(call.get(), std::move(response));
+      });
 }
 
 void RestGateway::CountRequest(const std::string& route_label,
@@ -524,8 +529,8 @@ void RestGateway::ObserveLatency(const HttpRoute& route,
   request_seconds_
       ->Add({{"route", route.path_template}, {"method", http_method}},
             prometheus::Histogram::BucketBoundaries{
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                0.5, 1, 2.5, 5, 10})
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1, 2.5, 5, 10})
       .Observe(absl::ToDoubleSeconds(absl::Now() - start));
 }
 
@@ -560,14 +565,15 @@ void RestGateway::HandleReady(Reply respond) {
   probe->respond = std::move(respond);
   probe->pending = static_cast<int>(serving->stub_by_target.size());
   if (serving->stub_by_target.empty()) {
-    probe->respond(JsonResponse(http::status::service_unavailable,
-                                JsonErrorBody(absl::UnavailableError(
-                                    "no backends configured"))));
+    probe->respond(JsonResponse(
+        http::status::service_unavailable,
+        JsonErrorBody(absl::UnavailableError("no backends configured"))));
     return;
   }
   for (const auto& [target, stub] : serving->stub_by_target) {
     auto check = std::make_shared<OneCheck>();
-    check->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    check->context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
     check->request = *kWholeServer;
     std::string name = target;
     stub->UnaryCall(
@@ -583,14 +589,14 @@ void RestGateway::HandleReady(Reply respond) {
           if (!serving) probe->not_ready.push_back(name);
           if (--probe->pending > 0) return;
           if (probe->not_ready.empty()) {
-            probe->respond(JsonResponse(http::status::ok,
-                                        R"({"status":"ready"})"));
+            probe->respond(
+                JsonResponse(http::status::ok, R"({"status":"ready"})"));
           } else {
-            probe->respond(JsonResponse(
-                http::status::service_unavailable,
-                JsonErrorBody(absl::UnavailableError(absl::StrCat(
-                    "backends not serving: ",
-                    absl::StrJoin(probe->not_ready, ", "))))));
+            probe->respond(
+                JsonResponse(http::status::service_unavailable,
+                             JsonErrorBody(absl::UnavailableError(absl::StrCat(
+                                 "backends not serving: ",
+                                 absl::StrJoin(probe->not_ready, ", "))))));
           }
         });
   }
