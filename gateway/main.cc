@@ -12,11 +12,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gateway/api_catalog.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "gateway/http_server.h"
 #include "gateway/reflection_discovery.h"
 #include "gateway/repeated_flag_args.h"
@@ -177,12 +177,13 @@ int main(int argc, char** argv) {
   http.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   http.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
   http.read_timeout = absl::GetFlag(FLAGS_read_timeout);
-  absl::StatusOr<std::unique_ptr<gw::HttpServer>> server = gw::HttpServer::Create(
-      http,
-      [&gateway](gw::HttpRequest request, gw::HttpResponder respond) {
-        gateway.Handle(std::move(request), std::move(respond));
-      },
-      gw::RestGateway::ErrorResponse);
+  absl::StatusOr<std::unique_ptr<gw::HttpServer>> server =
+      gw::HttpServer::Create(
+          http,
+          [&gateway](gw::HttpRequest request, gw::HttpResponder respond) {
+            gateway.Handle(std::move(request), std::move(respond));
+          },
+          gw::RestGateway::ErrorResponse);
   if (!server.ok()) return Fail(server.status().ToString());
   (*server)->Start();
   std::string host = http.host.find(':') != std::string::npos
@@ -204,7 +205,8 @@ int main(int argc, char** argv) {
     if (signo != SIGHUP) break;
     absl::Status reloaded = LoadCatalog(gateway);
     if (!reloaded.ok()) {
-      absl::FPrintF(stderr, "gateway: reload failed, keeping the routes in use: %s\n",
+      absl::FPrintF(stderr,
+                    "gateway: reload failed, keeping the routes in use: %s\n",
                     reloaded.ToString());
     }
   }

@@ -16,6 +16,12 @@
 // nest. Literals are unreserved URL characters (RFC 3986 pchar without ':'
 // in the last segment's verb position).
 //
+// Clarifications: literals and the verb may hold percent escapes and are
+// stored decoded ("a%20b" -> "a b"); a ':' is the verb separator only when
+// no '/' or '}' follows it ("/a:b/c" has the literal "a:b"); literals that
+// decode to "." or ".." are refused (such paths never match); overlapping
+// field paths ("{a}" and "{a.b}") are refused like a field bound twice.
+//
 // Thread-safety: immutable after Parse(); safe to share.
 //
 // Example:
@@ -35,7 +41,7 @@ namespace stubmesh::gateway {
 struct PathSegment {
   enum class Kind { kLiteral, kSingleWildcard, kMultiWildcard };
   Kind kind = Kind::kLiteral;
-  std::string literal;  // kLiteral only
+  std::string literal;  // kLiteral only; percent-decoded
 
   bool operator==(const PathSegment& o) const {
     return kind == o.kind && literal == o.literal;
@@ -54,7 +60,7 @@ struct PathVariable {
 struct PathTemplate {
   std::vector<PathSegment> segments;
   std::vector<PathVariable> variables;
-  std::string verb;  // empty when none
+  std::string verb;  // empty when none; percent-decoded
 
   // INVALID_ARGUMENT with a message that quotes the template and says what
   // is wrong: "", "//", "/a/", "/{}", "/a{x}", "/a/**/*", nested variables,

@@ -35,10 +35,10 @@ absl::StatusOr<ServerReflectionResponse> Ask(
 }
 
 // Adds the files of a response, and queues their imports not yet seen.
-absl::Status TakeFiles(const ServerReflectionResponse& response,
-                       absl::flat_hash_set<std::string>& seen,
-                       std::deque<std::string>& wanted,
-                       std::vector<google::protobuf::FileDescriptorProto>& files) {
+absl::Status TakeFiles(
+    const ServerReflectionResponse& response,
+    absl::flat_hash_set<std::string>& seen, std::deque<std::string>& wanted,
+    std::vector<google::protobuf::FileDescriptorProto>& files) {
   for (const std::string& bytes :
        response.file_descriptor_response().file_descriptor_proto()) {
     google::protobuf::FileDescriptorProto file;
@@ -101,9 +101,9 @@ absl::StatusOr<DiscoveredApi> DiscoverViaReflection(
     request.set_file_by_filename(name);
     absl::StatusOr<ServerReflectionResponse> response = Ask(*stream, request);
     if (!response.ok()) {
-      return fail(absl::Status(response.status().code(),
-                               absl::StrCat("import ", name, ": ",
-                                            response.status().message())));
+      return fail(absl::Status(
+          response.status().code(),
+          absl::StrCat("import ", name, ": ", response.status().message())));
     }
     absl::Status s = TakeFiles(*response, seen, wanted, api.files);
     if (!s.ok()) return fail(s);

@@ -3,10 +3,10 @@
 #include <map>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace stubmesh::gateway {
 
@@ -46,7 +46,8 @@ std::vector<std::string> JoinRepeatedFlags(
     if (!joined) out.emplace_back(arg);
   }
   for (const auto& [name, position] : first_position) {
-    out[position] = absl::StrCat("--", name, "=", absl::StrJoin(values[name], ","));
+    out[position] =
+        absl::StrCat("--", name, "=", absl::StrJoin(values[name], ","));
   }
   return out;
 }

@@ -22,9 +22,9 @@ TEST(JoinRepeatedFlagsTest, JoinsEveryOccurrenceInOrder) {
 }
 
 TEST(JoinRepeatedFlagsTest, LeavesOtherFlagsAndPositionalsAlone) {
-  EXPECT_THAT(Join({"gateway", "--backendx=1", "backend=2", "--", "--backend=3"}),
-              ElementsAre("gateway", "--backendx=1", "backend=2", "--",
-                          "--backend=3"));
+  EXPECT_THAT(
+      Join({"gateway", "--backendx=1", "backend=2", "--", "--backend=3"}),
+      ElementsAre("gateway", "--backendx=1", "backend=2", "--", "--backend=3"));
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -55,8 +55,8 @@ absl::StatusOr<FieldPath> ResolvePath(const Descriptor* root,
   const Descriptor* message = root;
   for (absl::string_view part : absl::StrSplit(dotted, '.')) {
     if (message == nullptr) {
-      return Invalid(what, absl::StrCat("'", path.back()->name(),
-                                        "' has no fields"));
+      return Invalid(what,
+                     absl::StrCat("'", path.back()->name(), "' has no fields"));
     }
     if (!path.empty() && path.back()->is_repeated()) {
       return Invalid(what, absl::StrCat("'", path.back()->name(),
@@ -65,8 +65,8 @@ absl::StatusOr<FieldPath> ResolvePath(const Descriptor* root,
     }
     const FieldDescriptor* field = FindField(message, part);
     if (field == nullptr) {
-      return absl::NotFoundError(absl::StrCat(
-          what, ": no field '", part, "' in ", message->full_name()));
+      return absl::NotFoundError(absl::StrCat(what, ": no field '", part,
+                                              "' in ", message->full_name()));
     }
     path.push_back(field);
     message = field->message_type();
@@ -94,23 +94,25 @@ absl::Status SetWellKnown(Message* message, absl::string_view value,
   const std::string& name = type->full_name();
   if (name == "google.protobuf.Timestamp") {
     google::protobuf::Timestamp ts;
-    if (!google::protobuf::util::TimeUtil::FromString(std::string(value), &ts)) {
-      return Invalid(what, absl::StrCat("'", value,
-                                        "' is not an RFC 3339 timestamp"));
+    if (!google::protobuf::util::TimeUtil::FromString(std::string(value),
+                                                      &ts)) {
+      return Invalid(
+          what, absl::StrCat("'", value, "' is not an RFC 3339 timestamp"));
     }
     return CopyInto(ts, message);
   }
   if (name == "google.protobuf.Duration") {
     google::protobuf::Duration d;
     if (!google::protobuf::util::TimeUtil::FromString(std::string(value), &d)) {
-      return Invalid(what, absl::StrCat("'", value,
-                                        "' is not a duration such as 1.5s"));
+      return Invalid(
+          what, absl::StrCat("'", value, "' is not a duration such as 1.5s"));
     }
     return CopyInto(d, message);
   }
   if (name == "google.protobuf.FieldMask") {
     google::protobuf::FieldMask mask;
-    if (!google::protobuf::util::FieldMaskUtil::FromJsonString(std::string(value), &mask)) {
+    if (!google::protobuf::util::FieldMaskUtil::FromJsonString(
+            std::string(value), &mask)) {
       return Invalid(what, absl::StrCat("'", value, "' is not a field mask"));
     }
     return CopyInto(mask, message);
@@ -129,8 +131,8 @@ absl::Status SetScalar(Message* message, const FieldDescriptor* field,
   const Reflection* r = message->GetReflection();
   const bool add = field->is_repeated();
   auto bad = [&](absl::string_view type) {
-    return Invalid(what, absl::StrCat("'", value.substr(0, 64), "' is not ",
-                                      type));
+    return Invalid(what,
+                   absl::StrCat("'", value.substr(0, 64), "' is not ", type));
   };
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32: {
@@ -191,7 +193,8 @@ absl::Status SetScalar(Message* message, const FieldDescriptor* field,
                  (field->enum_type()->file()->syntax() !=
                       google::protobuf::FileDescriptor::SYNTAX_PROTO3 &&
                   field->enum_type()->FindValueByNumber(number) == nullptr)) {
-        return bad(absl::StrCat("a value of ", field->enum_type()->full_name()));
+        return bad(
+            absl::StrCat("a value of ", field->enum_type()->full_name()));
       }
       add ? r->AddEnumValue(message, field, number)
           : r->SetEnumValue(message, field, number);
@@ -276,25 +279,24 @@ absl::Status ApplyJsonBody(const HttpRoute& route, absl::string_view body,
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = options.ignore_unknown_fields;
   if (route.body == HttpRoute::Body::kWhole) {
-    return FromUtilStatus(
-        google::protobuf::util::JsonStringToMessage(std::string(body), request,
-                                                    parse),
-        "body");
+    return FromUtilStatus(google::protobuf::util::JsonStringToMessage(
+                              std::string(body), request, parse),
+                          "body");
   }
   const FieldDescriptor* field = route.body_field;
   const Reflection* r = request->GetReflection();
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
       !field->is_repeated()) {
-    return FromUtilStatus(google::protobuf::util::JsonStringToMessage(
-                              std::string(body),
-                              r->MutableMessage(request, field), parse),
-                          "body");
+    return FromUtilStatus(
+        google::protobuf::util::JsonStringToMessage(
+            std::string(body), r->MutableMessage(request, field), parse),
+        "body");
   }
   // A scalar or repeated body field: parse `{"field": <body>}` into a copy,
   // then take that one field, so that the body cannot reach other fields.
   std::unique_ptr<Message> holder(request->New());
-  std::string wrapped = absl::StrCat("{\"", field->json_name(), "\":", body,
-                                     "}");
+  std::string wrapped =
+      absl::StrCat("{\"", field->json_name(), "\":", body, "}");
   absl::Status s = FromUtilStatus(
       google::protobuf::util::JsonStringToMessage(wrapped, holder.get(), parse),
       "body");
@@ -342,9 +344,9 @@ absl::Status TranscodeRequest(const HttpRoute& route, const RouteMatch& match,
   if (format != BodyFormat::kNone &&
       !absl::StripAsciiWhitespace(body).empty()) {
     if (route.body == HttpRoute::Body::kNone) {
-      return Invalid("body", absl::StrCat(route.http_method, " ",
-                                          route.path_template,
-                                          " takes no request body"));
+      return Invalid("body",
+                     absl::StrCat(route.http_method, " ", route.path_template,
+                                  " takes no request body"));
     }
     if (format == BodyFormat::kJson) {
       absl::Status s = ApplyJsonBody(route, body, options, request);
@@ -358,8 +360,8 @@ absl::Status TranscodeRequest(const HttpRoute& route, const RouteMatch& match,
             route.body_field->is_repeated()) {
           return Invalid("form body", "this route's body is not a message");
         }
-        root = request->GetReflection()->MutableMessage(request,
-                                                        route.body_field);
+        root =
+            request->GetReflection()->MutableMessage(request, route.body_field);
       }
       absl::Status s = ApplyFields(*fields, root, route, "form field", options,
                                    /*check_body=*/false);
@@ -401,8 +403,9 @@ absl::StatusOr<std::string> TranscodeResponse(
   const Reflection* r = response.GetReflection();
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
       !field->is_repeated()) {
-    google::protobuf::util::Status s = google::protobuf::util::MessageToJsonString(
-        r->GetMessage(response, field), &json, options);
+    google::protobuf::util::Status s =
+        google::protobuf::util::MessageToJsonString(
+            r->GetMessage(response, field), &json, options);
     if (!s.ok()) return absl::InternalError(s.message().as_string());
     return json;
   }
@@ -422,8 +425,8 @@ absl::StatusOr<std::string> TranscodeResponse(
       google::protobuf::util::MessageToJsonString(*only, &json, compact);
   if (!s.ok()) return absl::InternalError(s.message().as_string());
   if (json == "{}") return DefaultJsonValue(field, options);
-  std::string key = options.preserve_proto_field_names ? field->name()
-                                                       : field->json_name();
+  std::string key =
+      options.preserve_proto_field_names ? field->name() : field->json_name();
   std::string prefix = absl::StrCat("{\"", key, "\":");
   if (!absl::StartsWith(json, prefix) || !absl::EndsWith(json, "}")) {
     return absl::InternalError("unexpected JSON for a response_body field");

@@ -20,8 +20,8 @@ class RequestTranscoderTest : public ::testing::Test {
     absl::StatusOr<std::vector<google::protobuf::FileDescriptorProto>> more =
         ReadFileDescriptorSet("gateway/testdata/transcoding_descriptor_set.pb");
     files.insert(files.end(), more->begin(), more->end());
-    catalog_ = new std::shared_ptr<const ApiCatalog>(
-        *ApiCatalog::Create(files));
+    catalog_ =
+        new std::shared_ptr<const ApiCatalog>(*ApiCatalog::Create(files));
   }
 
   // Transcodes a request and returns it as compact JSON, or the error.
@@ -122,8 +122,8 @@ TEST_F(RequestTranscoderTest, UnknownQueryParameterIsRefusedUnlessIgnored) {
 
 TEST_F(RequestTranscoderTest, PathWinsOverQueryAndBody) {
   EXPECT_EQ(*Request("GET", "/v1/echo/5", "id=6"), R"({"id":"5"})");
-  EXPECT_EQ(*Request("POST", "/v1/echo/hey:shout", "",
-                     BodyFormat::kJson, R"({"text":"body","level":2})"),
+  EXPECT_EQ(*Request("POST", "/v1/echo/hey:shout", "", BodyFormat::kJson,
+                     R"({"text":"body","level":2})"),
             R"({"inner":{"text":"hey","level":2}})");
 }
 
@@ -133,29 +133,29 @@ TEST_F(RequestTranscoderTest, WholeBody) {
             R"({"id":"3","tags":["x"],"inner":{"level":1}})");
   absl::StatusOr<std::string> r =
       Request("POST", "/v1/echo", "name=q", BodyFormat::kJson, "{}");
-  EXPECT_THAT(r.status().message(), HasSubstr("every field from the request body"));
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("every field from the request body"));
 }
 
 TEST_F(RequestTranscoderTest, FieldBodyCannotBeSetFromQuery) {
-  absl::StatusOr<std::string> r = Request("POST", "/v1/users", "user.name=x",
-                                          BodyFormat::kJson, "{}");
+  absl::StatusOr<std::string> r =
+      Request("POST", "/v1/users", "user.name=x", BodyFormat::kJson, "{}");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("request body"));
 }
 
 TEST_F(RequestTranscoderTest, RepeatedScalarBodyCannotReachOtherFields) {
-  EXPECT_EQ(*Request("PUT", "/v1/echo/tags", "", BodyFormat::kJson,
-                     R"(["a","b"])"),
-            R"({"tags":["a","b"]})");
+  EXPECT_EQ(
+      *Request("PUT", "/v1/echo/tags", "", BodyFormat::kJson, R"(["a","b"])"),
+      R"({"tags":["a","b"]})");
   absl::StatusOr<std::string> r = Request(
       "PUT", "/v1/echo/tags", "", BodyFormat::kJson, R"(["a"], "name": "x")");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RequestTranscoderTest, BadJsonBodies) {
-  for (const char* body :
-       {"{", "[]", R"({"id": {}})", R"({"count": "many"})",
-        R"({"unknownField": 1})", "\"\xff\""}) {
+  for (const char* body : {"{", "[]", R"({"id": {}})", R"({"count": "many"})",
+                           R"({"unknownField": 1})", "\"\xff\""}) {
     absl::StatusOr<std::string> r =
         Request("POST", "/v1/echo", "", BodyFormat::kJson, body);
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << body;
@@ -175,8 +175,7 @@ TEST_F(RequestTranscoderTest, BodyOnARouteWithoutOne) {
 }
 
 TEST_F(RequestTranscoderTest, MultiSegmentPathVariable) {
-  EXPECT_EQ(*Request("GET", "/v1/files/a/b%2Fc/d"),
-            R"({"name":"a/b%2Fc/d"})");
+  EXPECT_EQ(*Request("GET", "/v1/files/a/b%2Fc/d"), R"({"name":"a/b%2Fc/d"})");
   EXPECT_EQ(*Request("GET", "/v1/shelves/s1/books/b%20two"),
             R"({"name":"shelves/s1/books/b two"})");
 }
@@ -204,9 +203,9 @@ TEST_F(ResponseTranscoderTest, WholeMessageInTheConfiguredStyle) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.always_print_enums_as_ints = true;
-  EXPECT_EQ(Response("/v1/echo/1", R"({"shownAs":"x","kind":"KIND_SMALL"})",
-                     options),
-            R"({"kind":1,"display_name":"x"})");
+  EXPECT_EQ(
+      Response("/v1/echo/1", R"({"shownAs":"x","kind":"KIND_SMALL"})", options),
+      R"({"kind":1,"display_name":"x"})");
 }
 
 TEST_F(ResponseTranscoderTest, ResponseBodyField) {

@@ -69,18 +69,6 @@ void AppendDecoded(absl::string_view raw, bool keep_slash, std::string* out) {
   }
 }
 
-bool HasValidEscapes(absl::string_view raw) {
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '%') continue;
-    if (i + 2 >= raw.size() || HexValue(raw[i + 1]) < 0 ||
-        HexValue(raw[i + 2]) < 0) {
-      return false;
-    }
-    i += 2;
-  }
-  return true;
-}
-
 bool IsDotSegment(absl::string_view decoded) {
   return decoded == "." || decoded == "..";
 }
@@ -117,8 +105,10 @@ struct PreparedPath {
   absl::string_view verb;  // decoded
 };
 
-absl::string_view Decode(absl::string_view raw, std::string* buffer) {
-  if (raw.find('%') == absl::string_view::npos) return raw;
+// `raw` holds valid escapes; `has_escape` says whether it holds any.
+absl::string_view Decode(absl::string_view raw, bool has_escape,
+                         std::string* buffer) {
+  if (!has_escape) return raw;
   size_t start = buffer->size();
   AppendDecoded(raw, /*keep_slash=*/false, buffer);
   return absl::string_view(buffer->data() + start, buffer->size() - start);
@@ -131,36 +121,50 @@ absl::string_view Decode(absl::string_view raw, std::string* buffer) {
 // a backend joins it back into a path). "/" has zero segments and can only
 // match "/**".
 bool Prepare(absl::string_view path, PreparedPath* out) {
-  if (path.empty() || path[0] != '/') return false;
-  if (!HasValidEscapes(path)) return false;
-  bool has_escape = path.find('%') != absl::string_view::npos;
-  // Decoding never grows text; the verb split decodes the last segment a
-  // second time, so twice the path is enough.
-  if (has_escape) out->buffer.reserve(2 * path.size());
-  if (path.size() == 1) return true;
+  const size_t size = path.size();
+  if (size == 0 || path[0] != '/') return false;
+  if (size == 1) return true;
+  // One pass: split, validate escapes and note the last ':' of each segment.
   size_t start = 1;
-  while (true) {
-    size_t end = path.find('/', start);
-    if (end == absl::string_view::npos) end = path.size();
+  size_t colon = absl::string_view::npos;  // last raw ':' in the segment
+  bool has_escape = false;
+  for (size_t i = 1;; ++i) {
+    if (i < size && path[i] != '/') {
+      if (path[i] == '%') {
+        if (i + 2 >= size || HexValue(path[i + 1]) < 0 ||
+            HexValue(path[i + 2]) < 0) {
+          return false;
+        }
+        // Decoding never grows text and the verb split decodes the last
+        // segment a second time, so twice the path keeps views valid.
+        if (out->buffer.capacity() < 2 * size) out->buffer.reserve(2 * size);
+        has_escape = true;
+        i += 2;
+      } else if (path[i] == ':') {
+        colon = i;
+      }
+      continue;
+    }
     Segment segment;
-    segment.raw = path.substr(start, end - start);
+    segment.raw = path.substr(start, i - start);
     if (segment.raw.empty()) return false;
-    segment.decoded = Decode(segment.raw, &out->buffer);
+    segment.decoded = Decode(segment.raw, has_escape, &out->buffer);
     if (IsDotSegment(segment.decoded)) return false;
     out->segments.push_back(segment);
-    if (end == path.size()) break;
-    start = end + 1;
+    if (i == size) break;
+    start = i + 1;
+    colon = absl::string_view::npos;
+    has_escape = false;
   }
-  // A raw ':' only; an encoded "%3A" stays part of the segment.
-  absl::string_view last = out->segments.back().raw;
-  size_t colon = last.rfind(':');
-  if (colon != absl::string_view::npos && colon > 0 &&
-      colon + 1 < last.size()) {
-    out->verb_prefix.raw = last.substr(0, colon);
-    out->verb_prefix.decoded = Decode(out->verb_prefix.raw, &out->buffer);
+  // A raw ':' only; an encoded "%3A" stays part of the segment. Both sides
+  // must be non-empty.
+  if (colon != absl::string_view::npos && colon > start && colon + 1 < size) {
+    out->verb_prefix.raw = path.substr(start, colon - start);
+    out->verb_prefix.decoded =
+        Decode(out->verb_prefix.raw, has_escape, &out->buffer);
     // "..:x" is refused whole rather than read as the segment "..:x".
     if (IsDotSegment(out->verb_prefix.decoded)) return false;
-    out->verb = Decode(last.substr(colon + 1), &out->buffer);
+    out->verb = Decode(path.substr(colon + 1), has_escape, &out->buffer);
     out->has_verb_split = true;
   }
   return true;

@@ -18,7 +18,15 @@
 // Literal segments compare after percent-decoding. A single-segment
 // variable's value is fully percent-decoded; a multi-segment variable's
 // value keeps "%2F" (and "%2f") encoded so that an encoded slash stays
-// distinguishable from a separator.
+// distinguishable from a separator. Multi-segment means spanning more than
+// one template segment or holding "**" ("{name=shelves/*}", "{path=**}").
+//
+// A path matches nothing when it has an invalid percent escape ("%zz",
+// "%4"), an empty segment ("//", a trailing "/"), or a segment that decodes
+// to "." or ".." (no path traversal). "**" matches zero or more segments.
+// If the last segment holds a raw ':', it is first read as "segment:verb"
+// (split at the last ':'), then as one segment; the split reading wins
+// among routes equally specific up to that segment.
 //
 // Thread-safety: RouteTable is immutable and thread-safe; RouteTableBuilder
 // is not thread-safe.
@@ -88,6 +96,7 @@ class RouteTableBuilder {
                    absl::string_view path_template, int route_index,
                    absl::string_view owner);
 
+  // Hands over the routes added so far; the builder starts empty again.
   std::shared_ptr<const RouteTable> Build();
 
  private:
