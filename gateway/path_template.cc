@@ -8,16 +8,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "gateway/percent_encoding.h"
 
 namespace stubmesh::gateway {
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // RFC 3986 unreserved and sub-delims, plus '@'. '*' and '=' are left out
 // because they are template syntax; ':' is handled by the caller because it
@@ -189,8 +183,8 @@ class Parser {
     while (pos_ < text_.size()) {
       char c = text_[pos_];
       if (c == '%') {
-        int hi = pos_ + 1 < text_.size() ? HexValue(text_[pos_ + 1]) : -1;
-        int lo = pos_ + 2 < text_.size() ? HexValue(text_[pos_ + 2]) : -1;
+        int hi = pos_ + 1 < text_.size() ? HexDigitValue(text_[pos_ + 1]) : -1;
+        int lo = pos_ + 2 < text_.size() ? HexDigitValue(text_[pos_ + 2]) : -1;
         if (hi < 0 || lo < 0) {
           return ErrorAt(pos_, "has an invalid percent escape");
         }

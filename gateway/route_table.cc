@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/percent_encoding.h"
 
 namespace stubmesh::gateway {
 namespace {
@@ -43,31 +44,6 @@ const Node* LiteralChild(const Node& node, absl::string_view decoded) {
   return it == node.literals.end() ? nullptr : it->second.get();
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Appends the decoding of `raw` (whose escapes are known to be valid),
-// leaving "%2F"/"%2f" as written when `keep_slash`.
-void AppendDecoded(absl::string_view raw, bool keep_slash, std::string* out) {
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '%') {
-      out->push_back(raw[i]);
-      continue;
-    }
-    char decoded =
-        static_cast<char>(HexValue(raw[i + 1]) * 16 + HexValue(raw[i + 2]));
-    if (keep_slash && decoded == '/') {
-      out->append(raw.data() + i, 3);
-    } else {
-      out->push_back(decoded);
-    }
-    i += 2;
-  }
-}
 
 bool IsDotSegment(absl::string_view decoded) {
   return decoded == "." || decoded == "..";
@@ -110,7 +86,7 @@ absl::string_view Decode(absl::string_view raw, bool has_escape,
                          std::string* buffer) {
   if (!has_escape) return raw;
   size_t start = buffer->size();
-  AppendDecoded(raw, /*keep_slash=*/false, buffer);
+  AppendPercentDecoded(raw, /*keep_encoded_slash=*/false, buffer);
   return absl::string_view(buffer->data() + start, buffer->size() - start);
 }
 
@@ -131,8 +107,8 @@ bool Prepare(absl::string_view path, PreparedPath* out) {
   for (size_t i = 1;; ++i) {
     if (i < size && path[i] != '/') {
       if (path[i] == '%') {
-        if (i + 2 >= size || HexValue(path[i + 1]) < 0 ||
-            HexValue(path[i + 2]) < 0) {
+        if (i + 2 >= size || HexDigitValue(path[i + 1]) < 0 ||
+            HexDigitValue(path[i + 2]) < 0) {
           return false;
         }
         // Decoding never grows text and the verb split decodes the last
@@ -239,8 +215,8 @@ RouteMatch MakeMatch(const Found& found, const PreparedPath& p) {
         if (i > static_cast<size_t>(v.start_segment)) {
           binding.value.push_back('/');
         }
-        AppendDecoded(PathSegmentAt(p, i, found.verb_split).raw,
-                      /*keep_slash=*/true, &binding.value);
+        AppendPercentDecoded(PathSegmentAt(p, i, found.verb_split).raw,
+                      /*keep_encoded_slash=*/true, &binding.value);
       }
     }
     match.bindings.push_back(std::move(binding));

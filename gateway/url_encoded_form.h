@@ -31,10 +31,6 @@ inline constexpr int kMaxFormFields = 256;
 absl::StatusOr<std::vector<FormField>> ParseUrlEncoded(
     absl::string_view text, int max_fields = kMaxFormFields);
 
-// Decodes %XX escapes (and '+' as space when `plus_is_space`). False on a
-// malformed escape.
-bool PercentDecode(absl::string_view in, bool plus_is_space, std::string* out);
-
 }  // namespace stubmesh::gateway
 
 #endif  // STUBMESH_GATEWAY_URL_ENCODED_FORM_H_
