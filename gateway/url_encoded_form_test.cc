@@ -43,11 +43,5 @@ TEST(UrlEncodedFormTest, TooManyFields) {
   EXPECT_TRUE(ParseUrlEncoded(many, 1000).ok());
 }
 
-TEST(UrlEncodedFormTest, PercentDecodeWithoutPlus) {
-  std::string out;
-  ASSERT_TRUE(PercentDecode("a+b%20c", false, &out));
-  EXPECT_EQ(out, "a+b c");
-}
-
 }  // namespace
 }  // namespace stubmesh::gateway
