@@ -23,6 +23,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "status/status_mapping.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on (127.0.0.1, ::1, 0.0.0.0, ...).");
@@ -41,29 +42,6 @@ namespace {
 std::string Timestamp() {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
                           absl::UTCTimeZone());
-}
-
-const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? kNames[i] : "UNKNOWN";
 }
 
 // Calls that a graceful stop waits for. Health watches are left out: they
@@ -119,7 +97,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
       grpc::Status status = methods->GetSendStatus();
       absl::FPrintF(stderr, "%s %s access %s %s %dus peer=%s\n", Timestamp(),
                     state_->service_name, info_->method(),
-                    CodeName(status.error_code()),
+                    StatusCodeName(ToAbslStatus(status).code()),
                     absl::ToInt64Microseconds(absl::Now() - start_),
                     info_->server_context()->peer());
     }

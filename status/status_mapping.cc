@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/status.pb.h"
 
@@ -10,7 +12,39 @@ namespace {
 
 constexpr int kMaxCanonicalCode = 16;  // UNAUTHENTICATED
 
+constexpr const char* kCodeNames[kMaxCanonicalCode + 1] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED"};
+
 }  // namespace
+
+const char* StatusCodeName(absl::StatusCode code) {
+  int i = static_cast<int>(code);
+  return i >= 0 && i <= kMaxCanonicalCode ? kCodeNames[i] : "UNKNOWN";
+}
+
+absl::StatusOr<absl::StatusCode> StatusCodeFromName(absl::string_view name) {
+  for (int i = 0; i <= kMaxCanonicalCode; ++i) {
+    if (name == kCodeNames[i]) return static_cast<absl::StatusCode>(i);
+  }
+  return absl::NotFoundError(absl::StrCat("'", name,
+                                          "' is not a status code name"));
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;

@@ -13,6 +13,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/support/status.h"
 
 namespace stubmesh {
@@ -21,6 +23,13 @@ namespace stubmesh {
 // range become UNKNOWN. The message is kept.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status ToAbslStatus(const grpc::Status& status);
+
+// The canonical name of a code, "OK" ... "UNAUTHENTICATED"; "UNKNOWN" for a
+// code outside the range.
+const char* StatusCodeName(absl::StatusCode code);
+
+// The code of a canonical name; NOT_FOUND for any other text.
+absl::StatusOr<absl::StatusCode> StatusCodeFromName(absl::string_view name);
 
 // The HTTP status for a code, as grpc-gateway and Envoy map it: OK 200,
 // CANCELLED 499, INVALID_ARGUMENT/FAILED_PRECONDITION/OUT_OF_RANGE 400,

@@ -35,6 +35,17 @@ TEST(StatusMappingTest, UnknownCodeBecomesUnknown) {
   EXPECT_EQ(ToGrpcStatus(odd).error_message(), "odd");
 }
 
+TEST(StatusMappingTest, CodeNamesRoundTrip) {
+  for (int code = 0; code <= 16; ++code) {
+    absl::StatusCode c = static_cast<absl::StatusCode>(code);
+    EXPECT_EQ(*StatusCodeFromName(StatusCodeName(c)), c);
+  }
+  EXPECT_STREQ(StatusCodeName(absl::StatusCode::kUnavailable), "UNAVAILABLE");
+  EXPECT_STREQ(StatusCodeName(static_cast<absl::StatusCode>(42)), "UNKNOWN");
+  EXPECT_EQ(StatusCodeFromName("unavailable").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST(StatusMappingTest, HttpStatusOfEveryCode) {
   const std::pair<absl::StatusCode, int> kTable[] = {
       {absl::StatusCode::kOk, 200},
