@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
+#include "gateway/openapi_document.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
@@ -175,6 +176,10 @@ absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
                      " (add --backend=SERVICE=TARGET, or --backend=*=TARGET)"));
   }
   auto serving = std::make_shared<Serving>();
+  OpenApiOptions openapi;
+  openapi.preserve_proto_field_names = options_.json.preserve_proto_field_names;
+  openapi.always_print_enums_as_ints = options_.json.always_print_enums_as_ints;
+  serving->openapi_json = BuildOpenApiDocument(*catalog, openapi);
   serving->catalog = std::move(catalog);
   absl::MutexLock lock(&mu_);
   for (const auto& [service, target] : target_by_service) {
@@ -350,6 +355,11 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   }
 
   std::shared_ptr<const Serving> serving = this->serving();
+  if (path == "/openapi.json" && serving->catalog != nullptr) {
+    reply(JsonResponse(http::status::ok, serving->openapi_json),
+          "/openapi.json");
+    return;
+  }
   const std::shared_ptr<const ApiCatalog>& catalog = serving->catalog;
   std::optional<RouteMatch> match =
       catalog ? catalog->routes().Match(http_method, path) : std::nullopt;

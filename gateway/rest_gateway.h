@@ -3,13 +3,16 @@
 
 // The gateway's request path: HTTP request → route → protobuf → binary gRPC
 // call (grpc::GenericStub, no generated code) → JSON answer. Also serves
-// /healthz, /readyz and /metrics.
+// /healthz, /readyz, /metrics and /openapi.json.
 //
 // Server-streaming methods answer 200 with Content-Type
 // application/x-ndjson, chunked: one JSON message per line, read from the
 // backend only as fast as the client takes them. An error after the first
 // message ends the stream with the line {"error": <google.rpc.Status>}; an
 // error before it is an ordinary error response.
+//
+// GET /openapi.json answers an OpenAPI 3 document of the catalog in use,
+// built once per catalog.
 //
 // Per request: X-Request-Id is taken or made up, and returned; the
 // `Authorization`, `X-Request-Id`, `traceparent`, `tracestate` and
@@ -88,6 +91,7 @@ class RestGateway {
   // What one catalog is served with; replaced whole by SetCatalog().
   struct Serving {
     std::shared_ptr<const ApiCatalog> catalog;
+    std::string openapi_json;  // built once per catalog
     std::map<std::string, grpc::GenericStub*> stub_by_service;
     std::map<std::string, grpc::GenericStub*> stub_by_target;
   };

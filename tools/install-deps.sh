@@ -24,13 +24,27 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+  echo "install-deps: all ${#packages[@]} Debian packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The OpenAPI validator the tests use (npm registry; Node.js 20 is on the
+# machine). Reinstalled only when the lock file changed.
+root=$(cd "$(dirname "$0")/.." && pwd)
+openapi="$root/tests/openapi"
+stamp="$openapi/node_modules/.stubmesh-lock"
+if ! cmp -s "$openapi/package-lock.json" "$stamp" 2>/dev/null; then
+  if ! command -v npm >/dev/null; then
+    echo "install-deps: npm is missing (Node.js 20 or later is needed)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing the OpenAPI validator (npm ci)"
+  npm ci --prefix "$openapi" --no-audit --no-fund --loglevel=error
+  cp "$openapi/package-lock.json" "$stamp"
+fi

@@ -325,6 +325,21 @@ class GatewayE2ETest(unittest.TestCase):
         self.assertEqual(self.assertJson(self.call("GET", "/healthz")), {"status": "ok"})
         self.assertEqual(self.assertJson(self.call("GET", "/readyz")), {"status": "ready"})
 
+    def test_openapi_document_describes_the_catalog_in_use(self):
+        doc = self.assertJson(self.call("GET", "/openapi.json"), 200)
+        self.assertTrue(doc["openapi"].startswith("3.0"), doc["openapi"])
+        for path in ("/v1/users/{id}", "/user", "/order", "/v1/echo/{id}"):
+            self.assertIn(path, doc["paths"])
+        self.assertIn("get", doc["paths"]["/v1/users/{id}"])
+
+    def test_metrics_count_requests_by_route(self):
+        self.call("GET", "/v1/users/424242")
+        text = self.call("GET", "/metrics").body.decode("utf-8")
+        self.assertRegex(
+            text,
+            r'http_requests_total\{code="404",method="GET",route="/v1/users/\{id\}"\} [1-9]')
+        self.assertIn("http_request_duration_seconds_bucket", text)
+
     # ---- the original API: /user and /order ------------------------------
 
     def test_original_user_routes_with_form_body(self):

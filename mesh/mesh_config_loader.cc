@@ -1,0 +1,192 @@
+#include "mesh/mesh_config_loader.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+#include "status/status_mapping.h"
+
+namespace stubmesh::mesh {
+namespace {
+
+using ::google::protobuf::Duration;
+using ::google::protobuf::util::TimeUtil;
+
+absl::Status Bad(absl::string_view path, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
+}
+
+bool IsIdentifier(absl::string_view s) {
+  if (s.empty() || absl::ascii_isdigit(s[0])) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+bool IsFullServiceName(absl::string_view s) {
+  if (!absl::StrContains(s, '.')) return false;
+  for (absl::string_view part : absl::StrSplit(s, '.')) {
+    if (!IsIdentifier(part)) return false;
+  }
+  return true;
+}
+
+absl::Status CheckDuration(const std::string& path, const Duration& d,
+                           bool allow_zero) {
+  if (d.seconds() < 0 || d.nanos() < 0) return Bad(path, "must not be negative");
+  if (!allow_zero && d.seconds() == 0 && d.nanos() == 0) {
+    return Bad(path, "must be more than 0s");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckPercent(const std::string& path, double value) {
+  if (!(value >= 0 && value <= 100)) {
+    return Bad(path, absl::StrCat("must be 0 to 100, got ", value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCodeName(const std::string& path, const std::string& name) {
+  absl::StatusOr<absl::StatusCode> code = StatusCodeFromName(name);
+  if (!code.ok()) {
+    return Bad(path, absl::StrCat("'", name,
+                                  "' is not a gRPC code name (UNAVAILABLE, "
+                                  "DEADLINE_EXCEEDED, ...)"));
+  }
+  if (*code == absl::StatusCode::kOk) return Bad(path, "OK is not an error");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateService(const std::string& p, const ServiceMesh& s) {
+  if (s.target().empty()) return Bad(p + ".target", "is required");
+  if (s.load_balancing() == v1::RING_HASH &&
+      !absl::StartsWith(s.target(), "xds:")) {
+    return Bad(p + ".load_balancing",
+               "RING_HASH needs an xds:/// target (gRPC hashes only calls "
+               "that xDS routes); use ROUND_ROBIN");
+  }
+  if (s.load_balancing() == v1::PICK_FIRST && !s.health_check().disabled()) {
+    return Bad(p + ".health_check",
+               "client-side health checking needs ROUND_ROBIN; set "
+               "health_check.disabled or another load_balancing");
+  }
+  absl::Status st = CheckDuration(p + ".timeout", s.timeout(), true);
+  if (!st.ok()) return st;
+  for (const auto& [method, timeout] : s.method_timeouts()) {
+    std::string mp = absl::StrCat(p, ".method_timeouts[\"", method, "\"]");
+    if (!IsIdentifier(method)) return Bad(mp, "is not a method name");
+    st = CheckDuration(mp, timeout, false);
+    if (!st.ok()) return st;
+  }
+  const v1::RetryPolicy& r = s.retry();
+  if (r.max_attempts() > 5) {
+    return Bad(p + ".retry.max_attempts",
+               absl::StrCat("must be 1 to 5 (0: the default), got ",
+                            r.max_attempts()));
+  }
+  st = CheckDuration(p + ".retry.initial_backoff", r.initial_backoff(), true);
+  if (st.ok()) st = CheckDuration(p + ".retry.max_backoff", r.max_backoff(), true);
+  if (!st.ok()) return st;
+  if (r.backoff_multiplier() != 0 && !(r.backoff_multiplier() >= 1)) {
+    return Bad(p + ".retry.backoff_multiplier", "must be at least 1");
+  }
+  for (int i = 0; i < r.retryable_status_codes_size(); ++i) {
+    st = CheckCodeName(absl::StrCat(p, ".retry.retryable_status_codes[", i, "]"),
+                       r.retryable_status_codes(i));
+    if (!st.ok()) return st;
+  }
+  if (s.retry_throttling().max_tokens() > 1000) {
+    return Bad(p + ".retry_throttling.max_tokens", "must be at most 1000");
+  }
+  if (!(s.retry_throttling().token_ratio() >= 0)) {
+    return Bad(p + ".retry_throttling.token_ratio", "must not be negative");
+  }
+  const v1::OutlierDetection& o = s.outlier_detection();
+  st = CheckPercent(p + ".outlier_detection.max_ejection_percent",
+                    o.max_ejection_percent());
+  if (st.ok()) {
+    st = CheckPercent(p + ".outlier_detection.failure_percentage_threshold",
+                      o.failure_percentage_threshold());
+  }
+  for (const auto& [name, d] :
+       {std::pair<const char*, const Duration*>{"interval", &o.interval()},
+        {"base_ejection_time", &o.base_ejection_time()},
+        {"max_ejection_time", &o.max_ejection_time()}}) {
+    if (st.ok()) {
+      st = CheckDuration(absl::StrCat(p, ".outlier_detection.", name), *d, true);
+    }
+  }
+  if (st.ok()) st = CheckDuration(p + ".keepalive.time", s.keepalive().time(), true);
+  if (st.ok()) {
+    st = CheckDuration(p + ".keepalive.timeout", s.keepalive().timeout(), true);
+  }
+  if (!st.ok()) return st;
+  for (int i = 0; i < s.faults_size(); ++i) {
+    const v1::FaultInjection& f = s.faults(i);
+    std::string fp = absl::StrCat(p, ".faults[", i, "]");
+    if (f.method() != "*" && !IsIdentifier(f.method())) {
+      return Bad(fp + ".method", "must be a method name or \"*\"");
+    }
+    st = CheckPercent(fp + ".delay_percent", f.delay_percent());
+    if (st.ok()) st = CheckPercent(fp + ".abort_percent", f.abort_percent());
+    if (st.ok()) st = CheckDuration(fp + ".delay", f.delay(), true);
+    if (st.ok() && f.abort_percent() > 0) {
+      st = CheckCodeName(fp + ".abort_code", f.abort_code());
+    }
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateMeshConfig(const MeshConfig& config) {
+  for (const auto& [name, service] : config.services()) {
+    std::string path = absl::StrCat("services[\"", name, "\"]");
+    if (!IsFullServiceName(name)) {
+      return Bad(path, "is not a full service name (package.Service)");
+    }
+    absl::Status s = ValidateService(path, service);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MeshConfig> ParseMeshConfig(absl::string_view json) {
+  MeshConfig config;
+  google::protobuf::util::Status parsed =
+      google::protobuf::util::JsonStringToMessage(std::string(json), &config);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mesh config: ", parsed.message().as_string()));
+  }
+  absl::Status s = ValidateMeshConfig(config);
+  if (!s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("mesh config: ", s.message()));
+  }
+  return config;
+}
+
+absl::StatusOr<MeshConfig> ReadMeshConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read mesh config ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<MeshConfig> config = ParseMeshConfig(text.str());
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+}  // namespace stubmesh::mesh

@@ -1,0 +1,95 @@
+#include "mesh/mesh_config_loader.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace stubmesh::mesh {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kGood[] = R"json({
+  "services": {
+    "stubmesh.user.v1.UserService": {
+      "target": "ipv4:127.0.0.1:50051,127.0.0.1:50061",
+      "loadBalancing": "ROUND_ROBIN",
+      "timeout": "2s",
+      "methodTimeouts": {"ListUsers": "5s"},
+      "retry": {"maxAttempts": 4, "initialBackoff": "0.02s",
+                "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]},
+      "retryThrottling": {"maxTokens": 50, "tokenRatio": 0.2},
+      "outlierDetection": {"interval": "0.5s", "failurePercentageThreshold": 40},
+      "keepalive": {"time": "30s", "timeout": "5s"},
+      "faults": [{"method": "GetUser", "abortPercent": 50,
+                  "abortCode": "UNAVAILABLE"}]
+    },
+    "stubmesh.order.v1.OrderService": {"target": "127.0.0.1:50052"}
+  }
+})json";
+
+TEST(MeshConfigLoaderTest, ParsesAGoodConfig) {
+  absl::StatusOr<MeshConfig> config = ParseMeshConfig(kGood);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ServiceMesh& users =
+      config->services().at("stubmesh.user.v1.UserService");
+  EXPECT_EQ(users.retry().max_attempts(), 4);
+  EXPECT_EQ(users.method_timeouts().at("ListUsers").seconds(), 5);
+  EXPECT_EQ(users.faults(0).abort_code(), "UNAVAILABLE");
+}
+
+// Each refusal names the field by its path.
+TEST(MeshConfigLoaderTest, RefusalsNameTheField) {
+  const std::pair<const char*, const char*> kCases[] = {
+      {R"({"services": {"x.Y": {}}})", R"(services["x.Y"].target)"},
+      {R"({"services": {"NoPackage": {"target": "a:1"}}})",
+       R"(services["NoPackage"])"},
+      {R"({"services": {"a.B": {"target": "a:1", "retry": {"maxAttempts": 9}}}})",
+       R"(services["a.B"].retry.max_attempts)"},
+      {R"({"services": {"a.B": {"target": "a:1", "retry":
+          {"retryableStatusCodes": ["SOMETIMES"]}}}})",
+       R"(services["a.B"].retry.retryable_status_codes[0])"},
+      {R"({"services": {"a.B": {"target": "a:1", "timeout": "-1s"}}})",
+       R"(services["a.B"].timeout)"},
+      {R"({"services": {"a.B": {"target": "a:1",
+          "methodTimeouts": {"Get-User": "1s"}}}})",
+       R"(services["a.B"].method_timeouts["Get-User"])"},
+      {R"({"services": {"a.B": {"target": "a:1", "faults":
+          [{"method": "Get", "abortPercent": 120, "abortCode": "UNAVAILABLE"}]}}})",
+       R"(services["a.B"].faults[0].abort_percent)"},
+      {R"({"services": {"a.B": {"target": "a:1", "faults":
+          [{"method": "Get", "abortPercent": 10, "abortCode": "OK"}]}}})",
+       R"(services["a.B"].faults[0].abort_code)"},
+      {R"({"services": {"a.B": {"target": "a:1", "loadBalancing": "PICK_FIRST"}}})",
+       R"(services["a.B"].health_check)"},
+      {R"({"services": {"a.B": {"target": "a:1", "loadBalancing": "RING_HASH",
+          "healthCheck": {"disabled": true}}}})",
+       R"(services["a.B"].load_balancing)"},
+      {R"({"services": {"a.B": {"target": "a:1",
+          "outlierDetection": {"maxEjectionPercent": 101}}}})",
+       R"(services["a.B"].outlier_detection.max_ejection_percent)"},
+  };
+  for (const auto& [json, path] : kCases) {
+    absl::StatusOr<MeshConfig> config = ParseMeshConfig(json);
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument)
+        << json;
+    EXPECT_THAT(config.status().message(), HasSubstr(path)) << json;
+  }
+}
+
+TEST(MeshConfigLoaderTest, JsonErrorsNameTheField) {
+  absl::StatusOr<MeshConfig> config = ParseMeshConfig(
+      R"({"services": {"a.B": {"target": "a:1", "retrys": {}}}})");
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(), HasSubstr("retrys"));
+  EXPECT_FALSE(ParseMeshConfig("{").ok());
+}
+
+TEST(MeshConfigLoaderTest, MissingFile) {
+  EXPECT_EQ(ReadMeshConfig("/nonexistent/mesh.json").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace stubmesh::mesh
