@@ -1,0 +1,54 @@
+#ifndef STUBMESH_MESH_GRPC_SERVICE_CONFIG_H_
+#define STUBMESH_MESH_GRPC_SERVICE_CONFIG_H_
+
+// Turns one service's mesh config into what gRPC's client machinery reads:
+// a service config (JSON) and channel arguments. This is the one place
+// where the mesh's defaults live:
+//
+//   load balancing   round_robin, under outlier_detection_experimental
+//                    (failure percentage 50 over >= 5 calls a second,
+//                    ejection 5 s to 30 s, at most 50% of backends)
+//   health checking  grpc.health.v1 Watch under the service's full name
+//   retries          3 attempts on UNAVAILABLE, backoff 0.05 s x2 up to 1 s
+//   throttling       100 tokens, ratio 0.1
+//
+// Deadlines are not in the service config: gRPC 1.51 (Debian's build)
+// starts a method config's `timeout` from a stale clock reading, so a 3 s
+// timeout fired after 1.57 s and a 1 s one at once (measured with
+// python3-grpcio 1.51 and C++ alike). Mesh::NewClientContext and
+// ClientContextFor set the deadline from the mesh config instead.
+//
+// Thread-safety: pure functions.
+//
+// Example:
+//   absl::StatusOr<std::string> json =
+//       BuildServiceConfigJson("stubmesh.user.v1.UserService", service_mesh);
+//   grpc::ChannelArguments args = BuildChannelArguments(service_mesh, *json);
+//   auto channel = grpc::CreateCustomChannel(service_mesh.target(), creds, args);
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/channel_arguments.h"
+#include "stubmesh/mesh/v1/mesh_config.pb.h"
+
+namespace stubmesh::mesh {
+
+// The deadline of a call to `method` whose caller set none: its entry in
+// method_timeouts, else the service's timeout, else 10 s.
+absl::Duration CallTimeout(const v1::ServiceMesh& service,
+                           absl::string_view method);
+
+absl::StatusOr<std::string> BuildServiceConfigJson(
+    const std::string& service_name, const v1::ServiceMesh& service);
+
+// The service config plus keepalive; DNS-provided service configs are
+// ignored (the mesh config is the only source).
+grpc::ChannelArguments BuildChannelArguments(
+    const v1::ServiceMesh& service, const std::string& service_config_json);
+
+}  // namespace stubmesh::mesh
+
+#endif  // STUBMESH_MESH_GRPC_SERVICE_CONFIG_H_

@@ -1,0 +1,248 @@
+#include "mesh/mesh.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "gtest/gtest.h"
+#include "mesh/grpc_service_config.h"
+#include "mesh/trace_context.h"
+#include "prometheus/text_serializer.h"
+#include "stubmesh/testing/v1/transcoding.grpc.pb.h"
+
+namespace stubmesh::mesh {
+namespace {
+
+using ::stubmesh::testing::v1::EchoRequest;
+using ::stubmesh::testing::v1::EchoService;
+using ::testing::HasSubstr;
+
+constexpr char kEcho[] = "stubmesh.testing.v1.EchoService";
+
+google::protobuf::Struct Json(const std::string& text) {
+  google::protobuf::Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok());
+  return s;
+}
+
+TEST(GrpcServiceConfigTest, DefaultsAreRetriesHealthAndOutlierDetection) {
+  v1::ServiceMesh service;
+  service.set_target("127.0.0.1:1");
+  absl::StatusOr<std::string> json = BuildServiceConfigJson(kEcho, service);
+  ASSERT_TRUE(json.ok());
+  google::protobuf::Struct config = Json(*json);
+  const auto& fields = config.fields();
+  EXPECT_EQ(fields.at("healthCheckConfig").struct_value().fields().at(
+                "serviceName").string_value(),
+            kEcho);
+  const auto& method = fields.at("methodConfig").list_value().values(0)
+                           .struct_value().fields();
+  EXPECT_FALSE(method.count("timeout"));  // see grpc_service_config.h
+  EXPECT_EQ(CallTimeout(service, "Echo"), absl::Seconds(10));
+  const auto& retry = method.at("retryPolicy").struct_value().fields();
+  EXPECT_EQ(retry.at("maxAttempts").number_value(), 3);
+  EXPECT_EQ(retry.at("retryableStatusCodes").list_value().values(0)
+                .string_value(),
+            "UNAVAILABLE");
+  const auto& lb = fields.at("loadBalancingConfig").list_value().values(0)
+                       .struct_value().fields();
+  ASSERT_TRUE(lb.count("outlier_detection_experimental"));
+  EXPECT_THAT(*json, HasSubstr(R"("round_robin":{})"));
+}
+
+TEST(GrpcServiceConfigTest, OverridesShowUp) {
+  v1::ServiceMesh service;
+  service.set_target("127.0.0.1:1");
+  service.set_load_balancing(v1::PICK_FIRST);
+  service.mutable_health_check()->set_disabled(true);
+  service.mutable_outlier_detection()->set_disabled(true);
+  (*service.mutable_method_timeouts())["Echo"].set_nanos(250000000);
+  service.mutable_retry()->set_max_attempts(1);
+  absl::StatusOr<std::string> json = BuildServiceConfigJson(kEcho, service);
+  ASSERT_TRUE(json.ok());
+  EXPECT_THAT(*json, Not(HasSubstr("healthCheckConfig")));
+  EXPECT_THAT(*json, Not(HasSubstr("outlier_detection")));
+  EXPECT_THAT(*json, HasSubstr(R"({"pick_first":{}})"));
+  EXPECT_EQ(CallTimeout(service, "Echo"), absl::Milliseconds(250));
+  EXPECT_EQ(CallTimeout(service, "Other"), absl::Seconds(10));
+}
+
+// A real server: fails the first `fail_first` calls with UNAVAILABLE, waits
+// `wait` in each call, and remembers the metadata of the last one.
+class EchoServer final : public EchoService::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext* context, const EchoRequest* request,
+                    EchoRequest* response) override {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    for (const char* key : {"x-request-id", "traceparent"}) {
+      auto it = context->client_metadata().find(key);
+      last_metadata_[key] = it == context->client_metadata().end()
+                                ? ""
+                                : std::string(it->second.data(),
+                                              it->second.size());
+    }
+    if (calls_ <= fail_first_) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "try again");
+    }
+    absl::Duration wait = wait_;
+    mu_.Unlock();
+    absl::SleepFor(wait);
+    mu_.Lock();
+    *response = *request;
+    return grpc::Status::OK;
+  }
+
+  void Start() {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+    server_->GetHealthCheckService()->SetServingStatus(kEcho, true);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  ~EchoServer() override {
+    if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
+  }
+
+  absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int fail_first_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration wait_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> last_metadata_ ABSL_GUARDED_BY(mu_);
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+MeshConfig ConfigFor(const std::string& target) {
+  MeshConfig config;
+  (*config.mutable_services())[kEcho].set_target(target);
+  return config;
+}
+
+grpc::Status Call(Mesh& mesh, absl::Duration deadline = absl::Seconds(5)) {
+  auto stub = mesh.NewStub<EchoService>();
+  EXPECT_TRUE(stub.ok()) << stub.status();
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  EchoRequest request, response;
+  request.set_name("hi");
+  return (*stub)->Echo(&context, request, &response);
+}
+
+TEST(MeshTest, CallsCarryIdsAndAreCounted) {
+  EchoServer server;
+  server.Start();
+  MeshOptions options;
+  options.metrics = std::make_shared<prometheus::Registry>();
+  auto mesh = Mesh::Create(ConfigFor(server.address()), options);
+  ASSERT_TRUE(mesh.ok()) << mesh.status();
+  ASSERT_TRUE(Call(**mesh).ok());
+  {
+    absl::MutexLock lock(&server.mu_);
+    EXPECT_EQ(server.last_metadata_["x-request-id"].size(), 32u);
+    EXPECT_TRUE(ParseTraceparent(server.last_metadata_["traceparent"]).has_value());
+  }
+  std::string text =
+      prometheus::TextSerializer().Serialize(options.metrics->Collect());
+  EXPECT_THAT(text, HasSubstr(
+      R"(grpc_client_handled_total{grpc_code="OK",grpc_method="Echo",)"
+      R"(grpc_service="stubmesh.testing.v1.EchoService",grpc_type="unary"} 1)"));
+  EXPECT_THAT(text, HasSubstr("grpc_client_started_total"));
+  EXPECT_THAT(text, HasSubstr("grpc_client_handling_seconds_bucket"));
+}
+
+TEST(MeshTest, UnavailableIsRetried) {
+  EchoServer server;
+  server.Start();
+  {
+    absl::MutexLock lock(&server.mu_);
+    server.fail_first_ = 2;  // Default policy: 3 attempts.
+  }
+  auto mesh = Mesh::Create(ConfigFor(server.address()), {});
+  ASSERT_TRUE(mesh.ok());
+  EXPECT_TRUE(Call(**mesh).ok());
+  absl::MutexLock lock(&server.mu_);
+  EXPECT_EQ(server.calls_, 3);
+}
+
+TEST(MeshTest, MethodTimeoutAppliesWhenTheCallerSetsNone) {
+  EchoServer server;
+  server.Start();
+  {
+    absl::MutexLock lock(&server.mu_);
+    server.wait_ = absl::Seconds(2);
+  }
+  MeshConfig config = ConfigFor(server.address());
+  (*(*config.mutable_services())[kEcho].mutable_method_timeouts())["Echo"]
+      .set_nanos(300000000);
+  auto mesh = Mesh::Create(config, {});
+  ASSERT_TRUE(mesh.ok());
+  absl::Time start = absl::Now();
+  auto stub = (*mesh)->NewStub<EchoService>();
+  std::unique_ptr<grpc::ClientContext> context =
+      (*mesh)->NewClientContext(kEcho, "Echo");
+  EchoRequest request, response;
+  grpc::Status status = (*stub)->Echo(context.get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+}
+
+TEST(MeshTest, UpdateSwapsTheChannelOfAChangedService) {
+  EchoServer first, second;
+  first.Start();
+  second.Start();
+  auto mesh = Mesh::Create(ConfigFor(first.address()), {});
+  ASSERT_TRUE(mesh.ok());
+  auto before = (*mesh)->Channel(kEcho);
+  ASSERT_TRUE(Call(**mesh).ok());
+  ASSERT_TRUE((*mesh)->Update(ConfigFor(first.address())).ok());
+  EXPECT_EQ(*(*mesh)->Channel(kEcho), *before);  // unchanged: kept
+  ASSERT_TRUE((*mesh)->Update(ConfigFor(second.address())).ok());
+  EXPECT_NE(*(*mesh)->Channel(kEcho), *before);
+  ASSERT_TRUE(Call(**mesh).ok());
+  absl::MutexLock lock(&second.mu_);
+  EXPECT_EQ(second.calls_, 1);
+}
+
+TEST(MeshTest, BadUpdateChangesNothing) {
+  EchoServer server;
+  server.Start();
+  auto mesh = Mesh::Create(ConfigFor(server.address()), {});
+  ASSERT_TRUE(mesh.ok());
+  MeshConfig bad = ConfigFor("");
+  EXPECT_EQ((*mesh)->Update(bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Call(**mesh).ok());
+}
+
+TEST(MeshTest, UnknownServiceNeedsAFallbackTarget) {
+  auto mesh = Mesh::Create(MeshConfig(), {});
+  ASSERT_TRUE(mesh.ok());
+  EXPECT_EQ((*mesh)->Channel("a.B").status().code(),
+            absl::StatusCode::kNotFound);
+  EchoServer server;
+  server.Start();
+  auto stub = (*mesh)->NewStub<EchoService>(server.address());
+  ASSERT_TRUE(stub.ok());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  EchoRequest request, response;
+  EXPECT_TRUE((*stub)->Echo(&context, request, &response).ok());
+}
+
+}  // namespace
+}  // namespace stubmesh::mesh
