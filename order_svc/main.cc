@@ -8,8 +8,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "mesh/mesh.h"
+#include "mesh/mesh_config_flag.h"
 #include "order_svc/order_service_impl.h"
 #include "order_svc/order_store.h"
 #include "server/grpc_service_runner.h"
@@ -20,10 +20,9 @@ ABSL_FLAG(std::string, db, "order_svc.db",
           "service may share it.");
 ABSL_FLAG(std::string, user_service, "127.0.0.1:50051",
           "gRPC target of stubmesh.user.v1.UserService (host:port, "
-          "ipv4:a:p,b:p, dns:///host:port, unix:path).");
-ABSL_FLAG(absl::Duration, user_lookup_timeout, absl::Seconds(2),
-          "Upper bound of a user lookup when the caller's deadline is later "
-          "or unset.");
+          "ipv4:a:p,b:p, dns:///host:port, unix:path), with the mesh's "
+          "defaults and a 2s timeout. --mesh_config, when it names the "
+          "service, wins.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -38,11 +37,31 @@ int main(int argc, char** argv) {
     absl::FPrintF(stderr, "order_svc: %s\n", store.status().ToString());
     return 1;
   }
-  std::shared_ptr<grpc::Channel> user_channel = grpc::CreateChannel(
-      absl::GetFlag(FLAGS_user_service), grpc::InsecureChannelCredentials());
-  stubmesh::order::OrderServiceImpl service(
-      store->get(), stubmesh::user::v1::UserService::NewStub(user_channel),
-      absl::GetFlag(FLAGS_user_lookup_timeout));
+  const std::string users = stubmesh::user::v1::UserService::service_full_name();
+  absl::StatusOr<std::optional<stubmesh::mesh::MeshConfig>> from_flag =
+      stubmesh::mesh::MeshConfigFromFlag();
+  if (!from_flag.ok()) {
+    absl::FPrintF(stderr, "order_svc: %s\n", from_flag.status().ToString());
+    return 1;
+  }
+  stubmesh::mesh::MeshConfig config =
+      from_flag->value_or(stubmesh::mesh::MeshConfig());
+  if (!config.services().contains(users)) {
+    stubmesh::mesh::v1::ServiceMesh& user_service =
+        (*config.mutable_services())[users];
+    user_service.set_target(absl::GetFlag(FLAGS_user_service));
+    user_service.mutable_timeout()->set_seconds(2);
+  }
+  absl::StatusOr<std::unique_ptr<stubmesh::mesh::Mesh>> mesh =
+      stubmesh::mesh::Mesh::Create(std::move(config), {});
+  if (!mesh.ok()) {
+    absl::FPrintF(stderr, "order_svc: %s\n", mesh.status().ToString());
+    return 1;
+  }
+  if (!absl::GetFlag(FLAGS_mesh_config).empty()) {
+    (*mesh)->WatchFile(absl::GetFlag(FLAGS_mesh_config), absl::Seconds(2));
+  }
+  stubmesh::order::OrderServiceImpl service(store->get(), mesh->get());
 
   stubmesh::server::GrpcServiceRunnerOptions options =
       stubmesh::server::GrpcServiceRunnerOptionsFromFlags("order_svc");

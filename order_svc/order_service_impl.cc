@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "order_svc/order_request_validation.h"
 #include "status/status_mapping.h"
 #include "storage/pagination.h"
@@ -45,6 +44,7 @@ absl::Status UserLookupError(const grpc::Status& status, int64_t user_id) {
 
 // The state of one user lookup; lives until its callback has run.
 struct UserLookup {
+  std::unique_ptr<user::v1::UserService::Stub> stub;
   std::unique_ptr<grpc::ClientContext> context;
   user::v1::GetUserRequest request;
   user::v1::User response;
@@ -80,15 +80,19 @@ grpc::ServerUnaryReactor* OrderServiceImpl::CreateOrder(
     }
   }
 
+  // The stub is taken per call: the mesh may have swapped the channel.
+  absl::StatusOr<std::unique_ptr<user::v1::UserService::Stub>> stub =
+      mesh_->NewStub<user::v1::UserService>();
+  if (!stub.ok()) return FinishWith(context, stub.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto lookup = std::make_shared<UserLookup>();
-  // Inherits the caller's deadline and cancellation.
-  lookup->context = grpc::ClientContext::FromCallbackServerContext(*context);
-  lookup->context->set_deadline(
-      absl::ToChronoTime(absl::Now() + user_lookup_timeout_));
+  lookup->stub = *std::move(stub);
+  lookup->context = mesh::ClientContextFor(
+      *context, mesh_->CallTimeout(user::v1::UserService::service_full_name(),
+                                   "GetUser"));
   lookup->request.set_id(request->order().user_id());
   int32_t order_total = *total;
-  users_->async()->GetUser(
+  lookup->stub->async()->GetUser(
       lookup->context.get(), &lookup->request, &lookup->response,
       [this, lookup, reactor, request, response,
        order_total](grpc::Status status) {

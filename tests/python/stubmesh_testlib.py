@@ -151,6 +151,7 @@ class ServerProcess(object):
         self.proc = None
         self.address = None
         self.first_line = None
+        self.admin_address = None  # from "<name> admin on HOST:PORT", if printed
         self._rest = bytearray()
         self._drain = None
 
@@ -178,13 +179,25 @@ class ServerProcess(object):
         return self.address
 
     def _read_first_line(self, timeout_s):
+        """Returns the listening line; lines printed before it (the admin
+        address) are remembered."""
         deadline = time.monotonic() + timeout_s
         fd = self.proc.stdout.fileno()
         sel = selectors.DefaultSelector()
         sel.register(fd, selectors.EVENT_READ)
         buf = bytearray()
         try:
-            while b"\n" not in buf:
+            while True:
+                while b"\n" in buf:
+                    line, _, rest = bytes(buf).partition(b"\n")
+                    buf = bytearray(rest)
+                    text = line.decode("utf-8", "replace").rstrip("\r")
+                    admin = re.match(r"^\S+ admin on (\S+)$", text)
+                    if admin:
+                        self.admin_address = admin.group(1)
+                        continue
+                    self._rest += buf
+                    return text
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self.kill()
@@ -201,9 +214,6 @@ class ServerProcess(object):
                 buf += chunk
         finally:
             sel.close()
-        line, _, rest = bytes(buf).partition(b"\n")
-        self._rest += rest
-        return line.decode("utf-8", "replace").rstrip("\r")
 
     def _drain_stdout(self):
         fd = self.proc.stdout.fileno()
