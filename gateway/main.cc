@@ -19,6 +19,8 @@
 #include "gateway/api_catalog.h"
 #include "gateway/http_server.h"
 #include "gateway/reflection_discovery.h"
+#include "mesh/mesh.h"
+#include "mesh/mesh_config_flag.h"
 #include "gateway/repeated_flag_args.h"
 #include "gateway/rest_gateway.h"
 #include "grpcpp/create_channel.h"
@@ -166,7 +168,20 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  gw::RestGateway gateway(options, std::move(backends));
+  absl::StatusOr<std::optional<stubmesh::mesh::MeshConfig>> mesh_config =
+      stubmesh::mesh::MeshConfigFromFlag();
+  if (!mesh_config.ok()) return Fail(mesh_config.status().ToString());
+  stubmesh::mesh::MeshOptions mesh_options;
+  mesh_options.metrics = options.metrics;
+  absl::StatusOr<std::unique_ptr<stubmesh::mesh::Mesh>> mesh =
+      stubmesh::mesh::Mesh::Create(
+          mesh_config->value_or(stubmesh::mesh::MeshConfig()), mesh_options);
+  if (!mesh.ok()) return Fail(mesh.status().ToString());
+  if (!absl::GetFlag(FLAGS_mesh_config).empty()) {
+    (*mesh)->WatchFile(absl::GetFlag(FLAGS_mesh_config), absl::Seconds(2));
+  }
+
+  gw::RestGateway gateway(options, std::move(backends), mesh->get());
   absl::Status s = LoadCatalog(gateway);
   if (!s.ok()) return Fail(s.ToString());
 

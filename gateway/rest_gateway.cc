@@ -129,6 +129,7 @@ void CopyMetadataToHeaders(
 
 struct RestGateway::Call {
   std::shared_ptr<const ApiCatalog> catalog;  // keeps `route` alive
+  std::unique_ptr<grpc::GenericStub> stub;    // keeps its channel alive
   const HttpRoute* route = nullptr;
   Reply respond;
   std::string request_id;
@@ -139,21 +140,22 @@ struct RestGateway::Call {
   grpc::ByteBuffer response_bytes;
 };
 
-RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends)
+RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends,
+                         const mesh::Mesh* mesh)
     : options_(std::move(options)),
       backends_(std::move(backends)),
-      serving_(std::make_shared<Serving>()),
-      registry_(std::make_shared<prometheus::Registry>()) {
+      mesh_(mesh),
+      serving_(std::make_shared<Serving>()) {
   requests_total_ = &prometheus::BuildCounter()
                          .Name("http_requests_total")
                          .Help(
                              "HTTP requests by route template, method and "
                              "status code.")
-                         .Register(*registry_);
+                         .Register(*options_.metrics);
   request_seconds_ = &prometheus::BuildHistogram()
                           .Name("http_request_duration_seconds")
                           .Help("Time from request read to response ready.")
-                          .Register(*registry_);
+                          .Register(*options_.metrics);
 }
 
 absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
@@ -161,6 +163,10 @@ absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
   std::map<std::string, std::string> target_by_service;
   std::vector<std::string> missing;
   for (const std::string& service : catalog->service_names()) {
+    if (mesh_->config().services().contains(service)) {
+      target_by_service[service] = "";
+      continue;
+    }
     auto it = backends_.find(service);
     if (it == backends_.end()) it = discovered.find(service);
     if (it == discovered.end()) it = backends_.find("*");
@@ -181,23 +187,10 @@ absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
   openapi.always_print_enums_as_ints = options_.json.always_print_enums_as_ints;
   serving->openapi_json = BuildOpenApiDocument(*catalog, openapi);
   serving->catalog = std::move(catalog);
+  serving->target_by_service = std::move(target_by_service);
   absl::MutexLock lock(&mu_);
-  for (const auto& [service, target] : target_by_service) {
-    grpc::GenericStub* stub = StubForTarget(target);
-    serving->stub_by_service[service] = stub;
-    serving->stub_by_target[target] = stub;
-  }
   serving_ = std::move(serving);
   return absl::OkStatus();
-}
-
-grpc::GenericStub* RestGateway::StubForTarget(const std::string& target) {
-  std::unique_ptr<grpc::GenericStub>& stub = stubs_[target];
-  if (stub == nullptr) {
-    stub = std::make_unique<grpc::GenericStub>(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
-  }
-  return stub.get();
 }
 
 std::shared_ptr<const RestGateway::Serving> RestGateway::serving() const {
@@ -349,7 +342,7 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     HttpResponse response(http::status::ok, 11);
     response.set(http::field::content_type, "text/plain; version=0.0.4");
     response.body() =
-        prometheus::TextSerializer().Serialize(registry_->Collect());
+        prometheus::TextSerializer().Serialize(options_.metrics->Collect());
     reply(std::move(response), "/metrics");
     return;
   }
@@ -478,8 +471,16 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     return;
   }
 
-  grpc::GenericStub* stub =
-      serving->stub_by_service.at(route.method->service()->full_name());
+  // Asked per call: the mesh swaps channels when its config changes.
+  const std::string& service = route.method->service()->full_name();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      mesh_->Channel(service, serving->target_by_service.at(service));
+  if (!channel.ok()) {
+    call->respond(ErrorFromStatus(ToGrpcStatus(channel.status())));
+    return;
+  }
+  call->stub = std::make_unique<grpc::GenericStub>(*std::move(channel));
+  grpc::GenericStub* stub = call->stub.get();
   if (route.method->server_streaming()) {
     StreamCall::Start(this, std::move(call), stub, respond);
     return;
@@ -557,6 +558,7 @@ void RestGateway::HandleReady(Reply respond) {
     Reply respond;
   };
   struct OneCheck {
+    std::unique_ptr<grpc::GenericStub> stub;
     grpc::ClientContext context;
     grpc::ByteBuffer request;
     grpc::ByteBuffer response;
@@ -571,32 +573,42 @@ void RestGateway::HandleReady(Reply respond) {
     return buffer;
   }();
   std::shared_ptr<const Serving> serving = this->serving();
+  // One check per distinct channel, named by the services behind it.
+  std::map<std::shared_ptr<grpc::Channel>, std::string> channels;
+  for (const auto& [service, target] : serving->target_by_service) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        mesh_->Channel(service, target);
+    if (!channel.ok()) continue;
+    std::string& name = channels[*channel];
+    absl::StrAppend(&name, name.empty() ? "" : " ", service);
+  }
   auto probe = std::make_shared<Probe>();
   probe->respond = std::move(respond);
-  probe->pending = static_cast<int>(serving->stub_by_target.size());
-  if (serving->stub_by_target.empty()) {
+  probe->pending = static_cast<int>(channels.size());
+  if (channels.empty()) {
     probe->respond(JsonResponse(
         http::status::service_unavailable,
         JsonErrorBody(absl::UnavailableError("no backends configured"))));
     return;
   }
-  for (const auto& [target, stub] : serving->stub_by_target) {
+  for (const auto& [channel, name] : channels) {
     auto check = std::make_shared<OneCheck>();
+    check->stub = std::make_unique<grpc::GenericStub>(channel);
     check->context.set_deadline(
         absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
     check->request = *kWholeServer;
-    std::string name = target;
-    stub->UnaryCall(
+    std::string label = name;
+    check->stub->UnaryCall(
         &check->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
         &check->request, &check->response,
-        [probe, check, name](grpc::Status status) {
+        [probe, check, label](grpc::Status status) {
           grpc::health::v1::HealthCheckResponse health;
           grpc::ProtoBufferReader reader(&check->response);
           bool serving =
               status.ok() && health.ParseFromZeroCopyStream(&reader) &&
               health.status() == grpc::health::v1::HealthCheckResponse::SERVING;
           std::lock_guard<std::mutex> lock(probe->mu);
-          if (!serving) probe->not_ready.push_back(name);
+          if (!serving) probe->not_ready.push_back(label);
           if (--probe->pending > 0) return;
           if (probe->not_ready.empty()) {
             probe->respond(

@@ -48,6 +48,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "mesh/mesh.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -59,6 +60,9 @@ struct RestGatewayOptions {
   TranscodeOptions transcode;
   google::protobuf::util::JsonPrintOptions json;
   absl::Duration default_timeout = absl::Seconds(10);
+  // Where /metrics comes from; the gateway adds its HTTP metrics to it.
+  std::shared_ptr<prometheus::Registry> metrics =
+      std::make_shared<prometheus::Registry>();
 };
 
 // Where each service's calls go: full service name → gRPC target; "*" is
@@ -67,14 +71,17 @@ using BackendTargets = std::map<std::string, std::string>;
 
 class RestGateway {
  public:
-  // `backends` are the targets given on the command line; they win over
-  // the ones SetCatalog() is given.
-  RestGateway(RestGatewayOptions options, BackendTargets backends);
+  // Calls go out through `mesh` (not owned; must outlive the gateway): a
+  // service the mesh config names goes where the config says, with its
+  // policies. For the others, `backends` are the targets given on the
+  // command line; they win over the ones SetCatalog() is given.
+  RestGateway(RestGatewayOptions options, BackendTargets backends,
+              const mesh::Mesh* mesh);
 
-  // Serves `catalog` from now on. A service's target is its entry in the
-  // command-line backends, else in `discovered` (where reflection found
-  // it), else the "*" fallback. FAILED_PRECONDITION naming the services
-  // without a target; the catalog in use is then kept.
+  // Serves `catalog` from now on. A service's target is the mesh config's,
+  // else its entry in the command-line backends, else in `discovered`
+  // (where reflection found it), else the "*" fallback. FAILED_PRECONDITION
+  // naming the services without a target; the catalog in use is then kept.
   absl::Status SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
                           const BackendTargets& discovered = {});
   std::shared_ptr<const ApiCatalog> catalog() const;
@@ -92,13 +99,12 @@ class RestGateway {
   struct Serving {
     std::shared_ptr<const ApiCatalog> catalog;
     std::string openapi_json;  // built once per catalog
-    std::map<std::string, grpc::GenericStub*> stub_by_service;
-    std::map<std::string, grpc::GenericStub*> stub_by_target;
+    // Service → fallback target for Mesh::Channel ("" when the mesh config
+    // names the service).
+    std::map<std::string, std::string> target_by_service;
   };
   using Reply = std::function<void(HttpResponse)>;
   std::shared_ptr<const Serving> serving() const;
-  grpc::GenericStub* StubForTarget(const std::string& target)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Finish(Call* call, HttpResponse response);
   void HandleReady(Reply reply);
   void CountRequest(const std::string& route_label,
@@ -108,14 +114,11 @@ class RestGateway {
 
   const RestGatewayOptions options_;
   const BackendTargets backends_;
+  const mesh::Mesh* const mesh_;
 
   mutable absl::Mutex mu_;
-  // One stub (and channel) per target, kept for the gateway's lifetime.
-  std::map<std::string, std::unique_ptr<grpc::GenericStub>> stubs_
-      ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Serving> serving_ ABSL_GUARDED_BY(mu_);
 
-  std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_total_;
   prometheus::Family<prometheus::Histogram>* request_seconds_;
 };
