@@ -120,12 +120,14 @@ absl::Duration CallTimeout(const v1::ServiceMesh& service,
 
 absl::StatusOr<std::string> BuildServiceConfigJson(
     const std::string& service_name, const v1::ServiceMesh& service) {
-  Value retry = RetryPolicy(service.retry());
+  std::vector<std::pair<std::string, Value>> method_config = {
+      {"name", List({Object(Fields({{"service", Text(service_name)}}))})}};
+  // gRPC refuses a retry policy of one attempt: "no retries" is no policy.
+  if (service.retry().max_attempts() != 1) {
+    method_config.push_back({"retryPolicy", RetryPolicy(service.retry())});
+  }
   std::vector<Value> method_configs;
-  method_configs.push_back(Object(Fields({
-      {"name", List({Object(Fields({{"service", Text(service_name)}}))})},
-      {"retryPolicy", retry},
-  })));
+  method_configs.push_back(Object(Fields(std::move(method_config))));
   const v1::RetryThrottling& t = service.retry_throttling();
   std::vector<std::pair<std::string, Value>> top = {
       {"loadBalancingConfig", LoadBalancing(service)},

@@ -71,6 +71,7 @@ TEST(GrpcServiceConfigTest, OverridesShowUp) {
   EXPECT_THAT(*json, Not(HasSubstr("healthCheckConfig")));
   EXPECT_THAT(*json, Not(HasSubstr("outlier_detection")));
   EXPECT_THAT(*json, HasSubstr(R"({"pick_first":{}})"));
+  EXPECT_THAT(*json, Not(HasSubstr("retryPolicy")));  // one attempt
   EXPECT_EQ(CallTimeout(service, "Echo"), absl::Milliseconds(250));
   EXPECT_EQ(CallTimeout(service, "Other"), absl::Seconds(10));
 }
@@ -200,6 +201,21 @@ TEST(MeshTest, MethodTimeoutAppliesWhenTheCallerSetsNone) {
       << status.error_message();
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
   EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+}
+
+TEST(MeshTest, OneAttemptMeansNoRetry) {
+  EchoServer server;
+  server.Start();
+  {
+    absl::MutexLock lock(&server.mu_);
+    server.fail_first_ = 1;
+  }
+  MeshConfig config = ConfigFor(server.address());
+  (*config.mutable_services())[kEcho].mutable_retry()->set_max_attempts(1);
+  auto mesh = Mesh::Create(config, {});
+  ASSERT_TRUE(mesh.ok());
+  EXPECT_EQ(Call(**mesh).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(Call(**mesh).ok());
 }
 
 TEST(MeshTest, UpdateSwapsTheChannelOfAChangedService) {

@@ -55,4 +55,5 @@ for f in "${STUBMESH_DESCRIPTOR_SET}" "${STUBMESH_TRANSCODING_DESCRIPTOR_SET}"; 
 done
 
 cd "${root}/tests/python"
-exec "${PYTHON}" -m unittest -v generated_stubs_test reflection_test gateway_e2e_test
+if [[ $# -eq 0 ]]; then set -- generated_stubs_test reflection_test gateway_e2e_test; fi
+exec "${PYTHON}" -m unittest -v "$@"

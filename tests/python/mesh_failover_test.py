@@ -1,0 +1,182 @@
+"""Sidecar-free failover: two user_svc replicas behind the gateway, reached
+through the mesh (round_robin, client health checks, retries, outlier
+ejection), under a steady bounded load of GET /v1/users/{id}.
+
+- kill -9 one replica, restart it on the same port: no client request fails,
+  the survivor takes the load, and traffic returns to both;
+- SIGTERM each replica in turn and start it again (a rolling restart): no
+  client request fails.
+
+Everything runs on 127.0.0.1; run with /usr/bin/python3.
+"""
+
+import http.client
+import json
+import os
+import socket
+import threading
+import time
+import unittest
+
+import stubmesh_testlib as lib
+from gateway_e2e_test import descriptor_set, gateway_binary
+
+USERS = "stubmesh.user.v1.UserService"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def served_get_user(replica):
+    """GetUser calls the replica's access log shows as answered OK."""
+    try:
+        with open(replica.log_path, "rb") as f:
+            return f.read().count(b"UserService/GetUser OK")
+    except FileNotFoundError:
+        return 0
+
+
+class Load(object):
+    """Threads that GET a user over kept-alive connections until stopped
+    (or a bound is reached), counting answers and failures."""
+
+    def __init__(self, port, path, threads=4, max_requests=200000):
+        self.port, self.path = port, path
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.failures = []
+        self.stop_event = threading.Event()
+        self.max_requests = max_requests
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self):
+        conn = None
+        while not self.stop_event.is_set():
+            with self.lock:
+                if self.ok + len(self.failures) >= self.max_requests:
+                    return
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", self.path)
+                resp = conn.getresponse()
+                body = resp.read()
+                with self.lock:
+                    if resp.status == 200:
+                        self.ok += 1
+                    else:
+                        self.failures.append((resp.status, body[:200]))
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.failures.append(("connection", repr(e)))
+                conn = None
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def count(self):
+        with self.lock:
+            return self.ok + len(self.failures)
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
+class MeshFailoverTest(unittest.TestCase):
+
+    def setUp(self):
+        self.tmp = lib.make_temp_dir("mesh_failover_test.")
+        self.addCleanup(lib.remove_temp_dir, self.tmp)
+        self.servers = []
+        self.addCleanup(self._stop_everything)
+        self.ports = {"a": free_port(), "b": free_port()}
+        self.db = os.path.join(self.tmp, "users.db")
+        self.replicas = {name: self._start_replica(name, 1) for name in ("a", "b")}
+
+        mesh = {"services": {USERS: {
+            "target": "ipv4:127.0.0.1:%d,127.0.0.1:%d" % (self.ports["a"], self.ports["b"]),
+            "outlierDetection": {"interval": "0.5s"},
+        }}}
+        mesh_path = os.path.join(self.tmp, "mesh.json")
+        with open(mesh_path, "w") as f:
+            json.dump(mesh, f)
+        log_dir = os.path.join(self.tmp, "gateway")
+        os.mkdir(log_dir)
+        self.gateway = lib.ServerProcess("gateway", [
+            gateway_binary(), "--port=0", "--descriptor_set=" + descriptor_set(),
+            "--mesh_config=" + mesh_path, "--backend=*=127.0.0.1:1"], log_dir)
+        self.servers.append(self.gateway)
+        self.port = int(self.gateway.start().rsplit(":", 1)[1])
+
+        body = json.dumps({"name": "Ada", "email": "ada@example.com"})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("POST", "/v1/users", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        created = json.loads(resp.read())
+        self.assertEqual(resp.status, 200, created)
+        self.user_path = "/v1/users/%s" % created["id"]
+
+    def _start_replica(self, name, generation):
+        log_dir = os.path.join(self.tmp, "%s%d" % (name, generation))
+        os.mkdir(log_dir)
+        replica = lib.ServerProcess("user_svc", [
+            lib.user_svc_binary(), "--port=%d" % self.ports[name], "--db=" + self.db,
+            # Long enough for clients' health watches to move traffic away.
+            "--drain_delay=1s"], log_dir)
+        self.servers.append(replica)
+        replica.start()
+        return replica
+
+    def _stop_everything(self):
+        for server in reversed(self.servers):
+            if server.running():
+                server.kill()
+
+    def _wait_for_traffic(self, load, replica, calls=20):
+        """Until `replica` has answered `calls` GetUser calls under `load`."""
+        lib.wait_until(lambda: served_get_user(replica) >= calls, 30,
+                       "replica %s to take traffic" % replica.log_path)
+        self.assertFalse(load.failures, load.failures[:5])
+
+    def test_kill_minus_nine_loses_no_request(self):
+        load = Load(self.port, self.user_path).start()
+        try:
+            self._wait_for_traffic(load, self.replicas["a"])
+            self._wait_for_traffic(load, self.replicas["b"])
+            self.replicas["a"].kill()  # SIGKILL: no drain, connections reset
+            at_kill = load.count()
+            b_at_kill = served_get_user(self.replicas["b"])
+            lib.wait_until(lambda: load.count() >= at_kill + 500, 60, "load after the kill")
+            # The survivor took the load.
+            self.assertGreaterEqual(served_get_user(self.replicas["b"]) - b_at_kill, 400)
+            self.replicas["a"] = self._start_replica("a", 2)
+            self._wait_for_traffic(load, self.replicas["a"])  # traffic returns
+        finally:
+            load.stop()
+        self.assertEqual(load.failures, [], "%d failed of %d" % (len(load.failures), load.count()))
+        self.assertGreater(load.ok, 600)
+
+    def test_rolling_restart_loses_no_request(self):
+        load = Load(self.port, self.user_path).start()
+        try:
+            generation = 2
+            for name in ("a", "b"):
+                self._wait_for_traffic(load, self.replicas[name])
+                self.assertEqual(self.replicas[name].stop(), 0)  # SIGTERM, drain
+                self.replicas[name] = self._start_replica(name, generation)
+                self._wait_for_traffic(load, self.replicas[name])
+        finally:
+            load.stop()
+        self.assertEqual(load.failures, [], "%d failed of %d" % (len(load.failures), load.count()))
+        self.assertGreater(load.ok, 100)
+
+
+if __name__ == "__main__":
+    unittest.main()
