@@ -3,18 +3,22 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <thread>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -23,7 +27,13 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/server_interceptor.h"
-#include "status/status_mapping.h"
+#include "mesh/mesh_config_flag.h"
+#include "mesh/mesh_config_loader.h"
+#include "prometheus/text_serializer.h"
+#include "server/admin_http_server.h"
+#include "server/call_observer.h"
+#include "server/fault_injection.h"
+#include "server/server_metrics.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on (127.0.0.1, ::1, 0.0.0.0, ...).");
@@ -34,96 +44,25 @@ ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
           "After the drain delay: how long in-flight calls may take before "
           "they are cancelled.");
 ABSL_FLAG(bool, access_log, true,
-          "Log one line per call (method, code, latency, peer) to stderr.");
+          "Log one line per call (method, code, latency, peer, request and "
+          "trace ids) to stderr.");
+ABSL_FLAG(int32_t, admin_port, 0,
+          "HTTP port for /metrics (Prometheus) and /healthz (200 while "
+          "serving, 503 once draining), on --host; 0 picks a free one, -1 "
+          "turns it off.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "Ask clients to reconnect after this long (GOAWAY; calls then get "
+          "30s more), so that they re-resolve names and reach new "
+          "replicas; 0 turns it off.");
+ABSL_FLAG(std::string, inject_faults, "",
+          "Faults to inject into every service this process serves, for "
+          "testing recovery: a JSON array of stubmesh.mesh.v1.FaultInjection, "
+          "e.g. '[{\"method\":\"GetUser\",\"abortPercent\":50,"
+          "\"abortCode\":\"UNAVAILABLE\"}]'. Replaces the faults of "
+          "--mesh_config; '[]' turns them off.");
 
 namespace stubmesh::server {
 namespace {
-
-std::string Timestamp() {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                          absl::UTCTimeZone());
-}
-
-// Calls that a graceful stop waits for. Health watches are left out: they
-// last as long as the client wants and end with the server.
-class InFlightCalls {
- public:
-  void Add() {
-    absl::MutexLock lock(&mu_);
-    ++count_;
-  }
-  void Remove() {
-    absl::MutexLock lock(&mu_);
-    --count_;
-  }
-  // True if the count reached zero before `deadline`.
-  bool AwaitZero(absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    auto zero = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return count_ == 0; };
-    return mu_.AwaitWithDeadline(absl::Condition(&zero), deadline);
-  }
-
- private:
-  absl::Mutex mu_;
-  int count_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
-struct CallObserverState {
-  std::string service_name;
-  bool access_log = true;
-  InFlightCalls in_flight;
-};
-
-// Counts the call while it runs; logs one line when its status is sent.
-class CallObserver final : public grpc::experimental::Interceptor {
- public:
-  CallObserver(CallObserverState* state,
-               grpc::experimental::ServerRpcInfo* info)
-      : state_(state),
-        info_(info),
-        start_(absl::Now()),
-        counted_(absl::string_view(info->method()) !=
-                 "/grpc.health.v1.Health/Watch") {
-    if (counted_) state_->in_flight.Add();
-  }
-  ~CallObserver() override {
-    if (counted_) state_->in_flight.Remove();
-  }
-
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (state_->access_log &&
-        methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      grpc::Status status = methods->GetSendStatus();
-      absl::FPrintF(stderr, "%s %s access %s %s %dus peer=%s\n", Timestamp(),
-                    state_->service_name, info_->method(),
-                    StatusCodeName(ToAbslStatus(status).code()),
-                    absl::ToInt64Microseconds(absl::Now() - start_),
-                    info_->server_context()->peer());
-    }
-    methods->Proceed();
-  }
-
- private:
-  CallObserverState* const state_;
-  grpc::experimental::ServerRpcInfo* const info_;
-  const absl::Time start_;
-  const bool counted_;
-};
-
-class CallObserverFactory final
-    : public grpc::experimental::ServerInterceptorFactoryInterface {
- public:
-  explicit CallObserverFactory(CallObserverState* state) : state_(state) {}
-
-  grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo* info) override {
-    return new CallObserver(state_, info);
-  }
-
- private:
-  CallObserverState* const state_;
-};
 
 // Self-pipe: the handler only writes a byte; main reads it outside signal
 // context, whichever thread the signal was delivered to.
@@ -160,6 +99,60 @@ std::string HostPort(const std::string& host, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+int ClampedMilliseconds(absl::Duration d) {
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d),
+                                            std::numeric_limits<int>::max()));
+}
+
+// What /healthz reports.
+enum class Readiness { kStarting, kServing, kDraining };
+
+AdminHttpHandlers AdminHandlers(std::shared_ptr<prometheus::Registry> registry,
+                                const std::atomic<Readiness>* readiness) {
+  AdminHttpHandlers handlers;
+  handlers["/metrics"] = [registry = std::move(registry)] {
+    std::ostringstream text;
+    prometheus::TextSerializer().Serialize(text, registry->Collect());
+    return AdminHttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                             text.str()};
+  };
+  handlers["/healthz"] = [readiness] {
+    switch (readiness->load()) {
+      case Readiness::kServing:
+        return AdminHttpResponse{200, "text/plain; charset=utf-8", "ok"};
+      case Readiness::kStarting:
+        return AdminHttpResponse{503, "text/plain; charset=utf-8", "starting"};
+      case Readiness::kDraining:
+        break;
+    }
+    return AdminHttpResponse{503, "text/plain; charset=utf-8", "draining"};
+  };
+  return handlers;
+}
+
+// The faults of `services`, from the mesh config and --inject_faults.
+absl::StatusOr<std::unique_ptr<FaultInjector>> LoadFaults(
+    const GrpcServiceRunnerOptions& options,
+    const std::vector<std::string>& services) {
+  std::optional<mesh::MeshConfig> mesh_config;
+  if (!options.mesh_config_path.empty()) {
+    absl::StatusOr<mesh::MeshConfig> read =
+        mesh::ReadMeshConfig(options.mesh_config_path);
+    if (!read.ok()) return read.status();
+    mesh_config = *std::move(read);
+  }
+  std::optional<std::vector<FaultInjection>> override_faults;
+  if (!options.inject_faults.empty()) {
+    absl::StatusOr<std::vector<FaultInjection>> parsed =
+        ParseInjectFaults(options.inject_faults);
+    if (!parsed.ok()) return parsed.status();
+    override_faults = *std::move(parsed);
+  }
+  return FaultInjector::Create(
+      services, mesh_config,
+      override_faults.has_value() ? &*override_faults : nullptr);
+}
+
 }  // namespace
 
 GrpcServiceRunnerOptions GrpcServiceRunnerOptionsFromFlags(std::string name) {
@@ -169,13 +162,64 @@ GrpcServiceRunnerOptions GrpcServiceRunnerOptionsFromFlags(std::string name) {
   options.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   options.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
   options.access_log = absl::GetFlag(FLAGS_access_log);
+  options.admin_port = absl::GetFlag(FLAGS_admin_port);
+  options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  options.inject_faults = absl::GetFlag(FLAGS_inject_faults);
+  options.mesh_config_path = absl::GetFlag(FLAGS_mesh_config);
   return options;
 }
 
 absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
                                  const std::vector<ServedService>& services) {
+  if (options.max_connection_age < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--max_connection_age: must not be negative (0 turns it off)");
+  }
+  if (options.max_connection_age_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "max_connection_age_grace: must not be negative");
+  }
+  if (options.admin_port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--admin_port: must be at most 65535, got ", options.admin_port));
+  }
+  std::vector<std::string> service_names;
+  for (const ServedService& served : services) {
+    service_names.push_back(served.full_name);
+  }
+  absl::StatusOr<std::unique_ptr<FaultInjector>> faults =
+      LoadFaults(options, service_names);
+  if (!faults.ok()) return faults.status();
+  for (const std::string& line : (*faults)->Describe()) {
+    absl::FPrintF(stderr, "%s %s injecting faults into %s\n", LogTimestamp(),
+                  options.name, line);
+  }
+
   absl::Status s = InstallSignalHandlers();
   if (!s.ok()) return s;
+
+  std::shared_ptr<prometheus::Registry> registry =
+      options.metrics != nullptr ? options.metrics
+                                 : std::make_shared<prometheus::Registry>();
+  ServerMetrics metrics(*registry);
+  CallObserverOptions observer_options;
+  observer_options.server_name = options.name;
+  observer_options.access_log = options.access_log;
+  observer_options.metrics = &metrics;
+  observer_options.faults = faults->get();
+  observer_options.services = service_names;
+  // Outlives the server: interceptors point at it until Wait() returns.
+  CallObservers observers(std::move(observer_options));
+
+  std::atomic<Readiness> readiness{Readiness::kStarting};
+  std::unique_ptr<AdminHttpServer> admin;
+  if (options.admin_port >= 0) {
+    absl::StatusOr<std::unique_ptr<AdminHttpServer>> started =
+        AdminHttpServer::Start(options.host, options.admin_port,
+                               AdminHandlers(registry, &readiness));
+    if (!started.ok()) return started.status();
+    admin = *std::move(started);
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -184,16 +228,20 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   int selected_port = 0;
   builder.AddListeningPort(HostPort(options.host, options.port),
                            grpc::InsecureServerCredentials(), &selected_port);
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               ClampedMilliseconds(options.max_connection_age));
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+        ClampedMilliseconds(options.max_connection_age_grace));
+  }
   for (const ServedService& served : services) {
     builder.RegisterService(served.service);
   }
-  CallObserverState observer_state;
-  observer_state.service_name = options.name;
-  observer_state.access_log = options.access_log;
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(std::make_unique<CallObserverFactory>(&observer_state));
+  interceptors.push_back(std::make_unique<CallObserverFactory>(&observers));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || selected_port == 0) {
@@ -206,13 +254,21 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   for (const ServedService& served : services) {
     health->SetServingStatus(served.full_name, true);
   }
+  readiness = Readiness::kServing;
+  // The listening line comes last: scripts wait for it and take it to mean
+  // that everything is up.
+  if (admin != nullptr) {
+    std::printf("%s admin on %s\n", options.name.c_str(),
+                HostPort(options.host, admin->port()).c_str());
+  }
   std::string address = HostPort(options.host, selected_port);
   std::printf("%s listening on %s\n", options.name.c_str(), address.c_str());
   std::fflush(stdout);
 
   int signo = WaitForTerminationSignal();
   absl::FPrintF(stderr, "%s %s got signal %d: NOT_SERVING, draining\n",
-                Timestamp(), options.name, signo);
+                LogTimestamp(), options.name, signo);
+  readiness = Readiness::kDraining;
   health->SetServingStatus(false);
   absl::SleepFor(options.drain_delay);
   // Shutdown() refuses new calls at once but returns only when every
@@ -221,16 +277,19 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   // stop as short as the slowest call.
   absl::Time deadline = absl::Now() + options.shutdown_timeout;
   std::thread shutdown([&] { server->Shutdown(absl::ToChronoTime(deadline)); });
-  bool drained = observer_state.in_flight.AwaitZero(deadline);
+  bool drained = observers.AwaitNoCallsInFlight(deadline);
+  // A call still held by an injected delay goes on now, to be cancelled
+  // with the rest.
+  observers.ReleaseDelayedCalls();
   grpc_server_cancel_all_calls(server->c_server());
   shutdown.join();
   server->Wait();
   if (!drained) {
     absl::FPrintF(stderr, "%s %s calls still running after %s were cancelled\n",
-                  Timestamp(), options.name,
+                  LogTimestamp(), options.name,
                   absl::FormatDuration(options.shutdown_timeout));
   }
-  absl::FPrintF(stderr, "%s %s stopped\n", Timestamp(), options.name);
+  absl::FPrintF(stderr, "%s %s stopped\n", LogTimestamp(), options.name);
   return absl::OkStatus();
 }
 

@@ -3,15 +3,28 @@
 
 // The bootstrap every stubmesh service runs: one gRPC server with the
 // grpc.health.v1 service (its descriptor linked in, so grpcurl can describe
-// it), server reflection, an access log line per call, and a graceful stop.
+// it), server reflection, and, for every call, the call observer
+// (call_observer.h): go-grpc-prometheus metrics, an access log line with the
+// request and trace ids, injected faults when configured, and a count of
+// calls in flight for the graceful stop. Beside it, an admin HTTP port
+// serves /metrics (Prometheus text) and /healthz to probes that speak
+// neither gRPC nor mTLS.
 //
 // Lifecycle of ServeUntilSignalled():
-//   1. binds host:port (port 0 picks a free port) and starts serving;
-//   2. marks every service SERVING and prints one line to stdout,
-//      "<name> listening on <host>:<port>", which scripts and tests wait for;
-//   3. on SIGTERM or SIGINT: health NOT_SERVING, waits `drain_delay` so
-//      balancers stop sending, then shuts down, giving in-flight calls up to
-//      `shutdown_timeout`; returns OK.
+//   1. checks the options (the faults of --mesh_config and --inject_faults
+//      included): a bad one refuses to start, naming the field;
+//   2. binds the admin port (port 0 picks a free port) and host:port, and
+//      starts serving; connections are closed after `max_connection_age`
+//      (GOAWAY, then `max_connection_age_grace` for their calls), so that
+//      clients re-resolve names and spread over new replicas;
+//   3. marks every service SERVING (/healthz: 200 "ok") and prints to
+//      stdout "<name> admin on <host>:<port>" (when the admin port is on),
+//      then, last, "<name> listening on <host>:<port>", which scripts and
+//      tests wait for;
+//   4. on SIGTERM or SIGINT: health NOT_SERVING and /healthz 503, waits
+//      `drain_delay` so balancers stop sending, then shuts down, giving
+//      in-flight calls up to `shutdown_timeout` (calls held by an injected
+//      delay are let go then); returns OK.
 //
 // Thread-safety: call once per process, from main.
 //
@@ -23,12 +36,14 @@
 //       options, {{v1::UserService::service_full_name(), &service}});
 //   return s.ok() ? 0 : 1;
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/impl/codegen/service_type.h"
+#include "prometheus/registry.h"
 
 namespace stubmesh::server {
 
@@ -39,10 +54,32 @@ struct GrpcServiceRunnerOptions {
   absl::Duration drain_delay = absl::ZeroDuration();
   absl::Duration shutdown_timeout = absl::Seconds(10);
   bool access_log = true;
+
+  // HTTP port of /metrics and /healthz, on `host`: 0 picks a free port; a
+  // negative value turns the admin port off.
+  int admin_port = 0;
+  // Age after which a connection is asked to go (GOAWAY, with gRPC's +-10%
+  // jitter); zero: never. Its calls then get `max_connection_age_grace`.
+  absl::Duration max_connection_age = absl::Minutes(5);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+
+  // A mesh config file (JSON); the faults of the served services are taken
+  // from it. Empty: none.
+  std::string mesh_config_path;
+  // A JSON array of stubmesh.mesh.v1.FaultInjection for every served
+  // service, in place of the mesh config's faults ("[]": none). Empty: the
+  // mesh config's faults apply. See fault_injection.h.
+  std::string inject_faults;
+
+  // Where the server's metrics go, and what /metrics shows: a process that
+  // also makes calls passes the registry of its client metrics here. Null:
+  // a registry of the runner's own.
+  std::shared_ptr<prometheus::Registry> metrics;
 };
 
-// Fills host, drain_delay, shutdown_timeout and access_log from the flags
-// --host, --drain_delay, --shutdown_timeout and --access_log.
+// Fills the options from the flags --host, --drain_delay, --shutdown_timeout,
+// --access_log, --admin_port, --max_connection_age, --inject_faults and
+// --mesh_config (mesh/mesh_config_flag.h).
 GrpcServiceRunnerOptions GrpcServiceRunnerOptionsFromFlags(std::string name);
 
 // A service to serve, with the full name its health status is reported under.
@@ -51,8 +88,9 @@ struct ServedService {
   grpc::Service* service;    // not owned; must outlive ServeUntilSignalled
 };
 
-// Serves `services` until SIGTERM or SIGINT. Errors: the address cannot be
-// bound, or the server did not start.
+// Serves `services` until SIGTERM or SIGINT. Errors: INVALID_ARGUMENT for a
+// bad option (a message naming it), NOT_FOUND for a missing mesh config,
+// UNAVAILABLE if an address cannot be bound or the server did not start.
 absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
                                  const std::vector<ServedService>& services);
 

@@ -1,0 +1,291 @@
+#include "server/call_observer.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/status.h"
+#include "mesh/trace_context.h"
+#include "status/status_mapping.h"
+
+namespace stubmesh::server {
+namespace {
+
+using ::grpc::experimental::InterceptionHookPoints;
+
+constexpr absl::string_view kHealthWatch = "/grpc.health.v1.Health/Watch";
+constexpr size_t kMaxRequestIdLength = 128;
+
+// Services every server has besides its own.
+constexpr const char* kInfrastructureServices[] = {
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection",
+};
+
+absl::string_view ServiceOf(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (path.empty() || path[0] != '/' || slash == 0) return "";
+  return path.substr(1, slash - 1);
+}
+
+absl::string_view MethodOf(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == absl::string_view::npos ? "" : path.substr(slash + 1);
+}
+
+// The first value of `key`, or "" when there is none.
+absl::string_view FirstValue(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    absl::string_view key) {
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return "";
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+std::string LogTimestamp() {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                          absl::UTCTimeZone());
+}
+
+std::string RequestIdForLog(absl::string_view value) {
+  // Anything else could forge or split log lines.
+  if (value.empty() || value.size() > kMaxRequestIdLength) return "-";
+  for (char c : value) {
+    if (c <= ' ' || c > '~') return "-";
+  }
+  return std::string(value);
+}
+
+std::string TraceIdForLog(absl::string_view traceparent) {
+  std::optional<mesh::TraceContext> context =
+      mesh::ParseTraceparent(traceparent);
+  return context.has_value() ? context->trace_id : "-";
+}
+
+// One call. gRPC runs a call's batches through Intercept one after the
+// other in the order that matters here: the first (initial metadata) before
+// the handler, the status after it; so the fields set in the first batch
+// need no lock.
+class CallObserver final : public grpc::experimental::Interceptor {
+ public:
+  CallObserver(CallObservers* observers,
+               grpc::experimental::ServerRpcInfo* info)
+      : observers_(observers),
+        info_(info),
+        path_(info->method() != nullptr ? info->method() : ""),
+        labels_(observers->LabelsFor(path_, GrpcTypeLabel(info->type()))),
+        start_(absl::Now()),
+        drains_(path_ != kHealthWatch),
+        faultable_(observers->options_.faults != nullptr &&
+                   !observers->options_.faults->empty()) {
+    if (drains_) observers_->AddInFlight();
+    if (metrics() != nullptr) metrics()->Started(labels_);
+  }
+
+  ~CallObserver() override {
+    // A call that ended without sending a status (cancelled before its
+    // handler finished) still counts as handled, so that started and handled
+    // add up.
+    if (!finished_) Finish(absl::StatusCode::kCancelled);
+    if (drains_) observers_->RemoveInFlight();
+  }
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() != nullptr && metrics() != nullptr) {
+      metrics()->MessageReceived(labels_);
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_MESSAGE) &&
+        metrics() != nullptr) {
+      metrics()->MessageSent(labels_);
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      OnInitialMetadata(methods);
+      if (fault_.delay > absl::ZeroDuration()) {
+        // Proceed() later, from the alarm: the handler runs after the delay.
+        observers_->Hold(fault_.delay, [methods] { methods->Proceed(); });
+        return;
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS)) {
+      grpc::Status status = methods->GetSendStatus();
+      if (fault_.abort.has_value()) {
+        // The handler has run; its answer is replaced, as if lost on the way
+        // back (creates are idempotent by request_id, so this is safe).
+        status =
+            ToGrpcStatus(absl::Status(*fault_.abort, kInjectedFaultMessage));
+        methods->ModifySendStatus(status);
+      }
+      peer_ = info_->server_context()->peer();
+      Finish(ToAbslStatus(status).code());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  ServerMetrics* metrics() const { return observers_->options_.metrics; }
+
+  void OnInitialMetadata(grpc::experimental::InterceptorBatchMethods* methods) {
+    const std::multimap<grpc::string_ref, grpc::string_ref>* metadata =
+        methods->GetRecvInitialMetadata();
+    if (metadata != nullptr) {
+      request_id_ = RequestIdForLog(FirstValue(*metadata, mesh::kRequestIdKey));
+      trace_id_ = TraceIdForLog(FirstValue(*metadata, mesh::kTraceparentKey));
+    }
+    peer_ = info_->server_context()->peer();
+    if (faultable_) {
+      fault_ = observers_->options_.faults->Decide(ServiceOf(path_),
+                                                   MethodOf(path_));
+    }
+  }
+
+  void Finish(absl::StatusCode code) {
+    finished_ = true;
+    const absl::Duration latency = absl::Now() - start_;
+    if (metrics() != nullptr) metrics()->Handled(labels_, code, latency);
+    if (!observers_->options_.access_log) return;
+    const std::string fault = fault_.Label();
+    absl::FPrintF(stderr, "%s %s access %s %s %dus peer=%s rid=%s trace=%s%s\n",
+                  LogTimestamp(), observers_->options_.server_name, path_,
+                  StatusCodeName(code), absl::ToInt64Microseconds(latency),
+                  peer_.empty() ? std::string("-") : peer_, request_id_,
+                  trace_id_,
+                  fault.empty() ? "" : absl::StrCat(" fault=", fault));
+  }
+
+  CallObservers* const observers_;
+  grpc::experimental::ServerRpcInfo* const info_;
+  // Copied: the interceptor outlives the ServerRpcInfo's use.
+  const std::string path_;
+  const MethodLabels labels_;
+  const absl::Time start_;
+  const bool drains_;
+  const bool faultable_;
+  std::string peer_;
+  std::string request_id_ = "-";
+  std::string trace_id_ = "-";
+  FaultDecision fault_;
+  bool finished_ = false;
+};
+
+CallObservers::CallObservers(CallObserverOptions options)
+    : options_(std::move(options)) {
+  const google::protobuf::DescriptorPool* pool =
+      google::protobuf::DescriptorPool::generated_pool();
+  auto add_methods = [&](const std::string& name) {
+    const google::protobuf::ServiceDescriptor* service =
+        pool->FindServiceByName(name);
+    if (service == nullptr) return false;
+    for (int i = 0; i < service->method_count(); ++i) {
+      known_methods_.insert(
+          absl::StrCat("/", name, "/", service->method(i)->name()));
+    }
+    return true;
+  };
+  for (const std::string& name : options_.services) {
+    // A served service without a linked-in descriptor: its name was chosen
+    // by the server, so its methods are let through whatever they are.
+    if (!add_methods(name)) known_services_.insert(name);
+  }
+  // One that is not linked in is not served either.
+  for (const char* name : kInfrastructureServices) add_methods(name);
+}
+
+MethodLabels CallObservers::LabelsFor(absl::string_view path,
+                                      const char* type) const {
+  if (known_methods_.count(path) > 0 ||
+      known_services_.count(ServiceOf(path)) > 0) {
+    return MethodLabelsOf(path, type);
+  }
+  return MethodLabels{type, "unknown", "unknown"};
+}
+
+void CallObservers::AddInFlight() {
+  absl::MutexLock lock(&mu_);
+  ++in_flight_;
+}
+
+void CallObservers::RemoveInFlight() {
+  absl::MutexLock lock(&mu_);
+  --in_flight_;
+}
+
+bool CallObservers::AwaitNoCallsInFlight(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto zero = [this]()
+                  ABSL_SHARED_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
+  return mu_.AwaitWithDeadline(absl::Condition(&zero), deadline);
+}
+
+void CallObservers::Hold(absl::Duration delay, std::function<void()> resume) {
+  auto alarm = std::make_shared<grpc::Alarm>();
+  uint64_t id = 0;
+  bool run_now;
+  {
+    absl::MutexLock lock(&mu_);
+    run_now = released_;
+    if (!run_now) {
+      id = next_alarm_++;
+      alarms_[id] = alarm;
+    }
+  }
+  if (run_now) {
+    resume();
+    return;
+  }
+  // The callback runs on a gRPC executor thread when the alarm fires or is
+  // cancelled. Set() is called without the lock: it may run the callback
+  // before returning, and the callback takes the lock.
+  alarm->Set(absl::ToChronoTime(absl::Now() + delay),
+             [this, id, resume = std::move(resume)](bool /*fired*/) {
+               std::shared_ptr<grpc::Alarm> self;
+               {
+                 absl::MutexLock lock(&mu_);
+                 auto it = alarms_.find(id);
+                 if (it != alarms_.end()) {
+                   self = std::move(it->second);
+                   alarms_.erase(it);
+                 }
+               }
+               resume();
+               // `self` may be the last reference: gRPC keeps the alarm's
+               // state alive until this callback returns.
+             });
+  bool released;
+  {
+    absl::MutexLock lock(&mu_);
+    released = released_;
+  }
+  // ReleaseDelayedCalls() may have run between the insertion and Set(); its
+  // Cancel() then found an alarm not yet set.
+  if (released) alarm->Cancel();
+}
+
+void CallObservers::ReleaseDelayedCalls() {
+  std::vector<std::shared_ptr<grpc::Alarm>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+    for (const auto& [id, alarm] : alarms_) pending.push_back(alarm);
+  }
+  for (const std::shared_ptr<grpc::Alarm>& alarm : pending) alarm->Cancel();
+}
+
+grpc::experimental::Interceptor* CallObserverFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  return new CallObserver(observers_, info);
+}
+
+}  // namespace stubmesh::server
