@@ -4,6 +4,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "mesh/rpc_labels.h"
 #include "mesh/trace_context.h"
 #include "status/status_mapping.h"
 
@@ -12,33 +13,14 @@ namespace {
 
 using ::grpc::experimental::InterceptionHookPoints;
 
-const char* TypeLabel(grpc::experimental::ClientRpcInfo::Type type) {
-  using Type = grpc::experimental::ClientRpcInfo::Type;
-  switch (type) {
-    case Type::UNARY:
-      return "unary";
-    case Type::CLIENT_STREAMING:
-      return "client_stream";
-    case Type::SERVER_STREAMING:
-      return "server_stream";
-    default:
-      return "bidi_stream";
-  }
-}
-
 class ClientCallInterceptor final : public grpc::experimental::Interceptor {
  public:
   ClientCallInterceptor(ClientMetrics* metrics,
                         grpc::experimental::ClientRpcInfo* info)
-      : metrics_(metrics), info_(info), start_(absl::Now()) {
-    absl::string_view method(info->method() ? info->method() : "");
-    // "/package.Service/Method"
-    size_t slash = method.rfind('/');
-    if (slash != absl::string_view::npos && slash > 0) {
-      service_ = std::string(method.substr(1, slash - 1));
-      method_ = std::string(method.substr(slash + 1));
-    }
-  }
+      : metrics_(metrics),
+        start_(absl::Now()),
+        labels_(MethodLabelsOf(info->method() ? info->method() : "",
+                               GrpcTypeLabel(info->type()))) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
@@ -71,16 +53,14 @@ class ClientCallInterceptor final : public grpc::experimental::Interceptor {
 
  private:
   std::map<std::string, std::string> Labels() const {
-    return {{"grpc_type", TypeLabel(info_->type())},
-            {"grpc_service", service_},
-            {"grpc_method", method_}};
+    return {{"grpc_type", labels_.type},
+            {"grpc_service", labels_.service},
+            {"grpc_method", labels_.method}};
   }
 
   ClientMetrics* const metrics_;
-  grpc::experimental::ClientRpcInfo* const info_;
   const absl::Time start_;
-  std::string service_;
-  std::string method_;
+  const MethodLabels labels_;
 };
 
 }  // namespace

@@ -17,36 +17,6 @@ Labels ToMap(const MethodLabels& labels) {
 
 }  // namespace
 
-const char* GrpcTypeLabel(grpc::experimental::ServerRpcInfo::Type type) {
-  using Type = grpc::experimental::ServerRpcInfo::Type;
-  switch (type) {
-    case Type::UNARY:
-      return "unary";
-    case Type::CLIENT_STREAMING:
-      return "client_stream";
-    case Type::SERVER_STREAMING:
-      return "server_stream";
-    case Type::BIDI_STREAMING:
-      return "bidi_stream";
-  }
-  return "unary";
-}
-
-MethodLabels MethodLabelsOf(absl::string_view path, absl::string_view type) {
-  MethodLabels labels;
-  labels.type = std::string(type);
-  const size_t slash = path.rfind('/');
-  if (path.size() < 4 || path[0] != '/' || slash == 0 ||
-      slash + 1 == path.size()) {
-    labels.service = "unknown";
-    labels.method = "unknown";
-    return labels;
-  }
-  labels.service = std::string(path.substr(1, slash - 1));
-  labels.method = std::string(path.substr(slash + 1));
-  return labels;
-}
-
 ServerMetrics::ServerMetrics(prometheus::Registry& registry)
     : started_(prometheus::BuildCounter()
                    .Name("grpc_server_started_total")

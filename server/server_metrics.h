@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "mesh/rpc_labels.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "prometheus/counter.h"
@@ -36,19 +37,10 @@
 
 namespace stubmesh::server {
 
-// The labels every server metric has.
-struct MethodLabels {
-  std::string type;     // grpc_type
-  std::string service;  // grpc_service, e.g. "stubmesh.user.v1.UserService"
-  std::string method;   // grpc_method, e.g. "GetUser"
-};
-
-// "unary", "client_stream", "server_stream" or "bidi_stream".
-const char* GrpcTypeLabel(grpc::experimental::ServerRpcInfo::Type type);
-
-// Splits "/pkg.Service/Method"; a path of another shape gives service
-// "unknown" and method "unknown".
-MethodLabels MethodLabelsOf(absl::string_view path, absl::string_view type);
+// The labels every server metric has, named as the client side names them.
+using ::stubmesh::mesh::GrpcTypeLabel;
+using ::stubmesh::mesh::MethodLabels;
+using ::stubmesh::mesh::MethodLabelsOf;
 
 class ServerMetrics {
  public:
