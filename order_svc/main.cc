@@ -52,8 +52,12 @@ int main(int argc, char** argv) {
     user_service.set_target(absl::GetFlag(FLAGS_user_service));
     user_service.mutable_timeout()->set_seconds(2);
   }
+  // One registry: the admin /metrics shows server and client metrics.
+  auto metrics = std::make_shared<prometheus::Registry>();
+  stubmesh::mesh::MeshOptions mesh_options;
+  mesh_options.metrics = metrics;
   absl::StatusOr<std::unique_ptr<stubmesh::mesh::Mesh>> mesh =
-      stubmesh::mesh::Mesh::Create(std::move(config), {});
+      stubmesh::mesh::Mesh::Create(std::move(config), mesh_options);
   if (!mesh.ok()) {
     absl::FPrintF(stderr, "order_svc: %s\n", mesh.status().ToString());
     return 1;
@@ -66,6 +70,7 @@ int main(int argc, char** argv) {
   stubmesh::server::GrpcServiceRunnerOptions options =
       stubmesh::server::GrpcServiceRunnerOptionsFromFlags("order_svc");
   options.port = absl::GetFlag(FLAGS_port);
+  options.metrics = metrics;
   absl::Status s = stubmesh::server::ServeUntilSignalled(
       options,
       {{stubmesh::order::v1::OrderService::service_full_name(), &service}});

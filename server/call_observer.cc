@@ -145,6 +145,14 @@ class CallObserver final : public grpc::experimental::Interceptor {
       trace_id_ = TraceIdForLog(FirstValue(*metadata, mesh::kTraceparentKey));
     }
     peer_ = info_->server_context()->peer();
+    // What is left of the caller's deadline when the call arrives shows in
+    // the log whether a deadline was passed on from hop to hop.
+    const std::chrono::system_clock::time_point deadline =
+        info_->server_context()->deadline();
+    if (deadline != std::chrono::system_clock::time_point::max()) {
+      deadline_left_ = absl::StrCat(
+          absl::ToInt64Milliseconds(absl::FromChrono(deadline) - start_), "ms");
+    }
     if (faultable_) {
       fault_ = observers_->options_.faults->Decide(ServiceOf(path_),
                                                    MethodOf(path_));
@@ -157,12 +165,12 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (metrics() != nullptr) metrics()->Handled(labels_, code, latency);
     if (!observers_->options_.access_log) return;
     const std::string fault = fault_.Label();
-    absl::FPrintF(stderr, "%s %s access %s %s %dus peer=%s rid=%s trace=%s%s\n",
-                  LogTimestamp(), observers_->options_.server_name, path_,
-                  StatusCodeName(code), absl::ToInt64Microseconds(latency),
-                  peer_.empty() ? std::string("-") : peer_, request_id_,
-                  trace_id_,
-                  fault.empty() ? "" : absl::StrCat(" fault=", fault));
+    absl::FPrintF(
+        stderr, "%s %s access %s %s %dus peer=%s rid=%s trace=%s deadline=%s%s\n",
+        LogTimestamp(), observers_->options_.server_name, path_,
+        StatusCodeName(code), absl::ToInt64Microseconds(latency),
+        peer_.empty() ? std::string("-") : peer_, request_id_, trace_id_,
+        deadline_left_, fault.empty() ? "" : absl::StrCat(" fault=", fault));
   }
 
   CallObservers* const observers_;
@@ -173,6 +181,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
   const absl::Time start_;
   const bool drains_;
   const bool faultable_;
+  std::string deadline_left_ = "-";
   std::string peer_;
   std::string request_id_ = "-";
   std::string trace_id_ = "-";

@@ -11,7 +11,8 @@
 //   a blocked thread; an abort replaces the status the handler sent;
 // - logs one line to stderr when the status is sent:
 //     <time> <server> access <method> <code> <n>us peer=<peer>
-//         rid=<x-request-id> trace=<trace id of traceparent>[ fault=...]
+//         rid=<x-request-id> trace=<trace id of traceparent>
+//         deadline=<time left of the caller's deadline on arrival, or ->[ fault=...]
 //   with "-" for an id that is absent or malformed.
 //
 // Thread-safety: CallObservers is thread-safe; gRPC creates one interceptor

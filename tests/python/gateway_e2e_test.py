@@ -325,6 +325,60 @@ class GatewayE2ETest(unittest.TestCase):
         self.assertEqual(self.assertJson(self.call("GET", "/healthz")), {"status": "ok"})
         self.assertEqual(self.assertJson(self.call("GET", "/readyz")), {"status": "ready"})
 
+    # ---- the mesh: what reaches the last hop ------------------------------
+
+    def access_lines(self, server, needle):
+        with open(server.log_path, "rb") as f:
+            return [line for line in f.read().decode("utf-8", "replace").splitlines()
+                    if " access " in line and needle in line]
+
+    def test_deadline_request_id_and_trace_reach_the_last_hop(self):
+        user = self.create_user()
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        request_id = "rid-" + uuid.uuid4().hex
+        created = self.assertJson(self.call_json(
+            "POST", "/v1/orders",
+            {"userId": user["id"], "items": [{"sku": "B-1", "quantity": 1,
+                                              "unitPriceCents": 5}]},
+            headers={"Grpc-Timeout": "1500m", "X-Request-Id": request_id,
+                     "traceparent": "00-%s-00f067aa0ba902b7-01" % trace_id}), 200)
+        self.assertEqual(created["total"], 5)
+        # Asserted where the calls arrived: order_svc, then user_svc behind it.
+        for server, method in ((self.order_server, "OrderService/CreateOrder"),
+                               (self.user_server, "UserService/GetUser")):
+            lines = []
+            lib.wait_until(lambda: lines.extend(self.access_lines(server, request_id)) or lines,
+                           10, "%s access line with rid=%s" % (server.name, request_id))
+            line = lines[0]
+            self.assertIn(method + " OK", line)
+            self.assertIn(" trace=%s " % trace_id, line)
+            left = int(re.search(r" deadline=(\d+)ms", line).group(1))
+            # The gateway's 1.5 s, less what the hops before took (gRPC
+            # rounds a timeout up when it sends it: a few ms of slack); never
+            # the order service's own 2 s lookup timeout or the gateway's 10 s.
+            self.assertLessEqual(left, 1550, line)
+            self.assertGreater(left, 500, line)
+
+    def test_order_service_metrics_count_what_was_called(self):
+        user = self.create_user()
+        self.assertJson(self.call_json(
+            "POST", "/v1/orders",
+            {"userId": user["id"], "items": [{"sku": "B-2", "quantity": 2,
+                                              "unitPriceCents": 7}]}), 200)
+        host, port = self.order_server.admin_address.rsplit(":", 1)
+        text = http_request(int(port), "GET", "/metrics").body.decode("utf-8")
+        served = re.search(r'grpc_server_handled_total\{grpc_code="OK",grpc_method="CreateOrder",'
+                           r'grpc_service="stubmesh.order.v1.OrderService",grpc_type="unary"\} (\d+)',
+                           text)
+        called = re.search(r'grpc_client_handled_total\{grpc_code="OK",grpc_method="GetUser",'
+                           r'grpc_service="stubmesh.user.v1.UserService",grpc_type="unary"\} (\d+)',
+                           text)
+        self.assertIsNotNone(served, text)
+        self.assertIsNotNone(called, text)
+        self.assertGreaterEqual(int(served.group(1)), 1)
+        # Every order placed asked the user service once.
+        self.assertGreaterEqual(int(called.group(1)), int(served.group(1)))
+
     def test_openapi_document_describes_the_catalog_in_use(self):
         doc = self.assertJson(self.call("GET", "/openapi.json"), 200)
         self.assertTrue(doc["openapi"].startswith("3.0"), doc["openapi"])
