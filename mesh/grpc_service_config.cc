@@ -84,7 +84,7 @@ Value LoadBalancing(const v1::ServiceMesh& s) {
   if (o.disabled()) return child;
   Struct failure = Fields({
       {"threshold", Number(o.failure_percentage_threshold() == 0
-                               ? 50
+                               ? 30
                                : o.failure_percentage_threshold())},
       {"enforcementPercentage", Number(100)},
       // gRPC's default (5) would never act on a service of 2 replicas.
@@ -135,7 +135,9 @@ absl::StatusOr<std::string> BuildServiceConfigJson(
       {"retryThrottling",
        Object(Fields({
            {"maxTokens", Number(t.max_tokens() == 0 ? 100 : t.max_tokens())},
-           {"tokenRatio", Number(t.token_ratio() == 0 ? 0.1 : t.token_ratio())},
+           // Each success earns back what a failure costs: retries stop
+           // only while more calls fail than succeed.
+           {"tokenRatio", Number(t.token_ratio() == 0 ? 1 : t.token_ratio())},
        }))},
   };
   if (!service.health_check().disabled()) {

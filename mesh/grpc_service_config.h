@@ -6,11 +6,15 @@
 // where the mesh's defaults live:
 //
 //   load balancing   round_robin, under outlier_detection_experimental
-//                    (failure percentage 50 over >= 5 calls a second,
+//                    (30% or more of >= 5 calls failed in a second: a
+//                    replica that fails half its calls is ejected, which at
+//                    50%, gRPC's example, happened only every other time;
 //                    ejection 5 s to 30 s, at most 50% of backends)
 //   health checking  grpc.health.v1 Watch under the service's full name
 //   retries          3 attempts on UNAVAILABLE, backoff 0.05 s x2 up to 1 s
-//   throttling       100 tokens, ratio 0.1
+//   throttling       100 tokens, ratio 1: retries stop while more calls
+//                    fail than succeed (gRPC's example ratio 0.1 stopped
+//                    them when one replica of two failed half its calls)
 //
 // Deadlines are not in the service config: gRPC 1.51 (Debian's build)
 // starts a method config's `timeout` from a stale clock reading, so a 3 s

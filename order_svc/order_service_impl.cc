@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "order_svc/order_request_validation.h"
+#include "server/fault_injection.h"
 #include "status/status_mapping.h"
 #include "storage/pagination.h"
 #include "validation/field_checks.h"
@@ -55,6 +56,9 @@ struct UserLookup {
 grpc::ServerUnaryReactor* OrderServiceImpl::GetOrder(
     grpc::CallbackServerContext* context, const v1::GetOrderRequest* request,
     v1::Order* response) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::Status s = validation::CheckPositiveId("id", request->id());
   if (!s.ok()) return FinishWith(context, s);
   absl::StatusOr<Order> order = store_->Get(request->id());
@@ -65,6 +69,9 @@ grpc::ServerUnaryReactor* OrderServiceImpl::GetOrder(
 grpc::ServerUnaryReactor* OrderServiceImpl::CreateOrder(
     grpc::CallbackServerContext* context, const v1::CreateOrderRequest* request,
     v1::Order* response) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::StatusOr<int32_t> total = ValidateCreateOrder(*request);
   if (!total.ok()) return FinishWith(context, total.status());
 
@@ -114,6 +121,9 @@ grpc::ServerUnaryReactor* OrderServiceImpl::CreateOrder(
 grpc::ServerUnaryReactor* OrderServiceImpl::ListOrders(
     grpc::CallbackServerContext* context, const v1::ListOrdersRequest* request,
     v1::ListOrdersResponse* response) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::Status s = ValidateListOrders(*request);
   if (!s.ok()) return FinishWith(context, s);
   std::string scope = ListScope(request->user_id());

@@ -122,8 +122,9 @@ class CallObserver final : public grpc::experimental::Interceptor {
             InterceptionHookPoints::PRE_SEND_STATUS)) {
       grpc::Status status = methods->GetSendStatus();
       if (fault_.abort.has_value()) {
-        // The handler has run; its answer is replaced, as if lost on the way
-        // back (creates are idempotent by request_id, so this is safe).
+        // A handler that did not ask InjectedAbort has run; its answer is
+        // replaced, as if lost on the way back (creates are idempotent by
+        // request_id, so this is safe).
         status =
             ToGrpcStatus(absl::Status(*fault_.abort, kInjectedFaultMessage));
         methods->ModifySendStatus(status);
@@ -138,7 +139,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
   ServerMetrics* metrics() const { return observers_->options_.metrics; }
 
   void OnInitialMetadata(grpc::experimental::InterceptorBatchMethods* methods) {
-    const std::multimap<grpc::string_ref, grpc::string_ref>* metadata =
+    std::multimap<grpc::string_ref, grpc::string_ref>* metadata =
         methods->GetRecvInitialMetadata();
     if (metadata != nullptr) {
       request_id_ = RequestIdForLog(FirstValue(*metadata, mesh::kRequestIdKey));
@@ -156,6 +157,11 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (faultable_) {
       fault_ = observers_->options_.faults->Decide(ServiceOf(path_),
                                                    MethodOf(path_));
+      if (fault_.abort.has_value() && metadata != nullptr) {
+        // Handlers that ask (InjectedAbort) answer before sending anything.
+        metadata->emplace(grpc::string_ref(kInjectedAbortKey),
+                          grpc::string_ref(StatusCodeName(*fault_.abort)));
+      }
     }
   }
 

@@ -159,4 +159,14 @@ std::vector<std::string> FaultInjector::Describe() const {
   return lines;
 }
 
+std::optional<absl::Status> InjectedAbort(
+    const grpc::ServerContextBase& context) {
+  auto it = context.client_metadata().find(kInjectedAbortKey);
+  if (it == context.client_metadata().end()) return std::nullopt;
+  absl::StatusOr<absl::StatusCode> code = StatusCodeFromName(
+      absl::string_view(it->second.data(), it->second.size()));
+  if (!code.ok()) return std::nullopt;
+  return absl::Status(*code, kInjectedFaultMessage);
+}
+
 }  // namespace stubmesh::server

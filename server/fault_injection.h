@@ -45,6 +45,7 @@
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "grpcpp/server_context.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -66,6 +67,22 @@ struct FaultDecision {
   // "delay", "abort", "delay,abort", or "" for none: for the access log.
   std::string Label() const;
 };
+
+// How the call observer tells a handler that its call is to be aborted: an
+// entry added to the call's client metadata. Upper case, so no client can
+// send it (gRPC refuses upper-case keys from the wire).
+inline constexpr char kInjectedAbortKey[] = "X-Stubmesh-Injected-Abort";
+
+// For a handler, first thing: the status to finish with when fault
+// injection aborts this call, or nullopt. Finishing with it before sending
+// anything gives the client a trailers-only answer, as a server that is
+// really unavailable would, which gRPC may retry; a handler that does not
+// ask still has its status replaced (see call_observer.h), but its answer
+// has gone out by then and the client will not retry it.
+//
+//   if (auto abort = InjectedAbort(*context)) return FinishWith(context, *abort);
+std::optional<absl::Status> InjectedAbort(
+    const grpc::ServerContextBase& context);
 
 // Draws one call's faults from `rule`, which must be valid (as checked by
 // ParseInjectFaults or the mesh config loader).

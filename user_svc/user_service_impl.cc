@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "server/fault_injection.h"
 #include "status/status_mapping.h"
 #include "storage/pagination.h"
 #include "user_svc/user_request_validation.h"
@@ -33,6 +34,9 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* UserServiceImpl::GetUser(
     grpc::CallbackServerContext* context, const v1::GetUserRequest* request,
     v1::User* response) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::Status s = validation::CheckPositiveId("id", request->id());
   if (!s.ok()) return FinishWith(context, s);
   return FinishWith(context, store_->Get(request->id()), response);
@@ -41,6 +45,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::GetUser(
 grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(
     grpc::CallbackServerContext* context, const v1::CreateUserRequest* request,
     v1::User* response) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::Status s = ValidateCreateUser(*request);
   if (!s.ok()) return FinishWith(context, s);
   return FinishWith(context,
@@ -51,6 +58,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::CreateUser(
 grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(
     grpc::CallbackServerContext* context, const v1::ListUsersRequest* request,
     v1::ListUsersResponse* response) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::StatusOr<storage::PageRequest> page = storage::ParsePageRequest(
       request->page_size(), request->page_token(), kListScope);
   if (!page.ok()) return FinishWith(context, page.status());
@@ -69,6 +79,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::ListUsers(
 grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(
     grpc::CallbackServerContext* context, const v1::UpdateUserRequest* request,
     v1::User* response) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::StatusOr<UserChanges> changes = ResolveUserChanges(*request);
   if (!changes.ok()) return FinishWith(context, changes.status());
   return FinishWith(context, store_->Update(request->user().id(), *changes),
@@ -78,6 +91,9 @@ grpc::ServerUnaryReactor* UserServiceImpl::UpdateUser(
 grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(
     grpc::CallbackServerContext* context, const v1::DeleteUserRequest* request,
     google::protobuf::Empty* /*response*/) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return FinishWith(context, *abort);
+  }
   absl::Status s = validation::CheckPositiveId("id", request->id());
   if (!s.ok()) return FinishWith(context, s);
   return FinishWith(context, store_->Delete(request->id()));

@@ -123,13 +123,16 @@ class MeshFailoverTest(unittest.TestCase):
         self.assertEqual(resp.status, 200, created)
         self.user_path = "/v1/users/%s" % created["id"]
 
+    # Per replica: extra flags (fault injection).
+    replica_flags = {}
+
     def _start_replica(self, name, generation):
         log_dir = os.path.join(self.tmp, "%s%d" % (name, generation))
         os.mkdir(log_dir)
         replica = lib.ServerProcess("user_svc", [
             lib.user_svc_binary(), "--port=%d" % self.ports[name], "--db=" + self.db,
             # Long enough for clients' health watches to move traffic away.
-            "--drain_delay=1s"], log_dir)
+            "--drain_delay=1s"] + self.replica_flags.get(name, []), log_dir)
         self.servers.append(replica)
         replica.start()
         return replica
@@ -176,6 +179,50 @@ class MeshFailoverTest(unittest.TestCase):
             load.stop()
         self.assertEqual(load.failures, [], "%d failed of %d" % (len(load.failures), load.count()))
         self.assertGreater(load.ok, 100)
+
+
+
+class InjectedUnavailableTest(MeshFailoverTest):
+    """Replica a answers half of its GetUser calls UNAVAILABLE."""
+
+    replica_flags = {"a": ['--inject_faults=[{"method": "GetUser", "abortPercent": 50, '
+                           '"abortCode": "UNAVAILABLE"}]']}
+
+    # The failover cases are MeshFailoverTest's; here only faults.
+    test_kill_minus_nine_loses_no_request = None
+    test_rolling_restart_loses_no_request = None
+
+    def test_calls_still_succeed(self):
+        load = Load(self.port, self.user_path, max_requests=1500).start()
+        try:
+            lib.wait_until(lambda: load.count() >= 1500, 60, "1500 requests")
+        finally:
+            load.stop()
+        with open(self.replicas["a"].log_path, "rb") as f:
+            injected = f.read().count(b"fault=abort")
+        self.assertGreater(injected, 10)  # the faults were there (then a was ejected)
+        self.assertEqual(load.failures, [], "%d failed of %d" % (len(load.failures), load.count()))
+
+
+class InjectedDelayTest(MeshFailoverTest):
+    """Every GetUser waits 3 s on both replicas: the gateway's deadline wins."""
+
+    replica_flags = {name: ['--inject_faults=[{"method": "GetUser", "delayPercent": 100, '
+                            '"delay": "3s"}]'] for name in ("a", "b")}
+    test_kill_minus_nine_loses_no_request = None
+    test_rolling_restart_loses_no_request = None
+
+    def test_deadline_exceeded_is_504_within_the_deadline(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        start = time.monotonic()
+        conn.request("GET", self.user_path, headers={"Grpc-Timeout": "500m"})
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        elapsed = time.monotonic() - start
+        self.assertEqual(resp.status, 504, body)
+        self.assertEqual(body["code"], 4, body)
+        self.assertGreaterEqual(elapsed, 0.45)
+        self.assertLess(elapsed, 1.5)  # at the deadline, not after the 3 s delay
 
 
 if __name__ == "__main__":
