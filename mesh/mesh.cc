@@ -86,40 +86,37 @@ absl::Status Mesh::Update(MeshConfig config) {
     rebuilt[service] = *std::move(channel);
   }
   absl::MutexLock lock(&mu_);
-  // Channels for targets outside the config stay: they depend on nothing
-  // the config says.
-  for (auto& [key, channel] : channels_) {
-    if (key.find('|') != std::string::npos) rebuilt[key] = channel;
-  }
   config_ = std::move(config);
-  channels_ = std::move(rebuilt);
+  channels_.clear();
+  for (auto& [service, channel] : rebuilt) channels_[service] = std::move(channel);
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Mesh::Channel(
     absl::string_view service, absl::string_view fallback_target) const {
   absl::MutexLock lock(&mu_);
-  auto it = channels_.find(std::string(service));
+  auto it = channels_.find(service);
   if (it != channels_.end()) return it->second;
   if (fallback_target.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "the mesh config has no service ", service,
         " (add it under \"services\" with its target)"));
   }
-  std::string key = absl::StrCat(service, "|", fallback_target);
-  std::shared_ptr<grpc::Channel>& channel = channels_[key];
-  if (channel == nullptr) {
-    v1::ServiceMesh defaults;
-    defaults.set_target(std::string(fallback_target));
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> built =
-        BuildChannel(std::string(service), defaults);
-    if (!built.ok()) {
-      channels_.erase(key);
-      return built.status();
-    }
-    channel = *std::move(built);
+  auto by_service = fallback_channels_.find(service);
+  if (by_service != fallback_channels_.end()) {
+    auto by_target = by_service->second.find(fallback_target);
+    if (by_target != by_service->second.end()) return by_target->second;
   }
-  return channel;
+  // Channels for targets outside the config depend on nothing the config
+  // says: built once, kept across updates.
+  v1::ServiceMesh defaults;
+  defaults.set_target(std::string(fallback_target));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> built =
+      BuildChannel(std::string(service), defaults);
+  if (!built.ok()) return built.status();
+  fallback_channels_[std::string(service)][std::string(fallback_target)] =
+      *built;
+  return *built;
 }
 
 absl::Duration Mesh::CallTimeout(absl::string_view service,

@@ -100,9 +100,16 @@ class Mesh {
 
   mutable absl::Mutex mu_;
   MeshConfig config_ ABSL_GUARDED_BY(mu_);
-  // By service; for services outside the config, by "service|target".
-  mutable std::map<std::string, std::shared_ptr<grpc::Channel>> channels_
+  // Channels of the services in the config, by service; looked up without
+  // allocating (the gateway asks once per request).
+  std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> channels_
       ABSL_GUARDED_BY(mu_);
+  // Channels of services outside the config, by service, then target.
+  mutable std::map<std::string,
+                   std::map<std::string, std::shared_ptr<grpc::Channel>,
+                            std::less<>>,
+                   std::less<>>
+      fallback_channels_ ABSL_GUARDED_BY(mu_);
 
   absl::Notification stop_watching_;
   std::thread watcher_;
