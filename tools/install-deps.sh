@@ -12,6 +12,8 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev grpc-proto libsqlite3-dev
   # The gateway and metrics.
   libboost-dev prometheus-cpp-dev
+  # Monitoring checks: promtool (deploy/check_monitoring.sh).
+  prometheus
   # Tests: a Python client generated from protos/, curl, the sqlite3 CLI.
   python3-grpcio python3-grpc-tools curl sqlite3
 )
