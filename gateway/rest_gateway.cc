@@ -421,7 +421,14 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     reply(std::move(r), route_label);
   };
 
+  // Grpc-Timeout, else the mesh config's timeout for the method, else the
+  // gateway's default.
   absl::Duration timeout = options_.default_timeout;
+  if (serving->target_by_service.at(route.method->service()->full_name())
+          .empty()) {
+    timeout = mesh_->CallTimeout(route.method->service()->full_name(),
+                                 route.method->name());
+  }
   if (auto it = request.find("Grpc-Timeout"); it != request.end()) {
     absl::StatusOr<absl::Duration> parsed = ParseGrpcTimeout(
         absl::string_view(it->value().data(), it->value().size()));

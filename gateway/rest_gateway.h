@@ -18,8 +18,9 @@
 // `Authorization`, `X-Request-Id`, `traceparent`, `tracestate` and
 // `Grpc-Metadata-<key>` headers become gRPC metadata; the backend's initial
 // and trailing metadata come back as `Grpc-Metadata-<key>` headers;
-// `Grpc-Timeout` (gRPC's format, e.g. "500m") or the default timeout sets
-// the deadline. Every error is a google.rpc.Status JSON body with the HTTP
+// `Grpc-Timeout` (gRPC's format, e.g. "500m") sets the deadline; without
+// it, the mesh config's timeout for the method (method_timeouts, timeout)
+// when the config names the service, else the gateway's default timeout. Every error is a google.rpc.Status JSON body with the HTTP
 // status of its code (status/status_mapping.h), including the gateway's own:
 // no route 404, wrong method 405 (with Allow), bad input 400, unsupported
 // media type 415, backend down 503, deadline 504.

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import select
+import signal
 import socket
 import sys
 import time
@@ -620,6 +621,40 @@ class GatewayE2ETest(unittest.TestCase):
         resp = self.call_json("POST", "/v1/orders", {
             "userId": "987654321", "items": [{"sku": "CUP", "quantity": 1, "unitPriceCents": 1}]})
         self.assertError(resp, 400, code=9, message_contains="order.user_id")
+
+    def test_service_found_by_reflection_is_served_without_restart(self):
+        # A gateway that knows the user and order services from a descriptor
+        # set and asks a port where no server runs yet; the echo backend
+        # comes up there later, and a SIGHUP makes the gateway serve it.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            echo_port = s.getsockname()[1]
+        log_dir = os.path.join(self.tmp, "gateway_reflect")
+        os.makedirs(log_dir, exist_ok=True)
+        gateway = lib.ServerProcess("gateway", [
+            gateway_binary(), "--port=0", "--descriptor_set=" + descriptor_set(),
+            "--backend=%s=%s" % (USER_SERVICE, self.user_server.address),
+            "--backend=%s=%s" % (ORDER_SERVICE, self.order_server.address),
+            "--reflect=127.0.0.1:%d" % echo_port], log_dir)
+        echo = None
+        try:
+            gateway.start()
+            port = int(gateway.address.rsplit(":", 1)[1])
+            self.assertError(self.call("GET", "/v1/echo/7", port=port), 404, code=5)
+            echo = lib.ServerProcess("echo_backend", [
+                echo_backend_binary(), "--port=%d" % echo_port], log_dir)
+            echo.start()
+            gateway.proc.send_signal(signal.SIGHUP)
+            lib.wait_until(lambda: self.call("GET", "/v1/echo/7", port=port).status == 200,
+                           20, "the reflected EchoService to be served")
+            self.assertEqual(self.assertJson(self.call("GET", "/v1/echo/7?name=r", port=port)),
+                             {"id": "7", "name": "r"})
+            # What it served before is still served.
+            self.assertError(self.call("GET", "/v1/users/987654321", port=port), 404, code=5)
+        finally:
+            if echo is not None:
+                echo.stop()
+            self.assertEqual(gateway.stop(), 0, gateway.stderr_tail())
 
     def test_backend_down_is_503(self):
         # A second gateway whose EchoService backend is a closed port

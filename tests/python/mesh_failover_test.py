@@ -100,10 +100,12 @@ class MeshFailoverTest(unittest.TestCase):
         self.db = os.path.join(self.tmp, "users.db")
         self.replicas = {name: self._start_replica(name, 1) for name in ("a", "b")}
 
-        mesh = {"services": {USERS: {
+        users = {
             "target": "ipv4:127.0.0.1:%d,127.0.0.1:%d" % (self.ports["a"], self.ports["b"]),
             "outlierDetection": {"interval": "0.5s"},
-        }}}
+        }
+        users.update(self.mesh_extra)
+        mesh = {"services": {USERS: users}}
         mesh_path = os.path.join(self.tmp, "mesh.json")
         with open(mesh_path, "w") as f:
             json.dump(mesh, f)
@@ -125,6 +127,8 @@ class MeshFailoverTest(unittest.TestCase):
 
     # Per replica: extra flags (fault injection).
     replica_flags = {}
+    # More settings of the user service's mesh config.
+    mesh_extra = {}
 
     def _start_replica(self, name, generation):
         log_dir = os.path.join(self.tmp, "%s%d" % (name, generation))
@@ -187,6 +191,12 @@ class InjectedUnavailableTest(MeshFailoverTest):
 
     replica_flags = {"a": ['--inject_faults=[{"method": "GetUser", "abortPercent": 50, '
                            '"abortCode": "UNAVAILABLE"}]']}
+    # gRPC cannot steer a retry away from the replica that just failed, so
+    # until a is ejected a call fails when all its attempts land on a and
+    # fail: with 3 attempts and a 0.5 s check that lost about 1 call in 1500.
+    # A service that may fail half its calls wants more attempts and a
+    # quicker check.
+    mesh_extra = {"retry": {"maxAttempts": 5}, "outlierDetection": {"interval": "0.1s"}}
 
     # The failover cases are MeshFailoverTest's; here only faults.
     test_kill_minus_nine_loses_no_request = None
@@ -200,7 +210,7 @@ class InjectedUnavailableTest(MeshFailoverTest):
             load.stop()
         with open(self.replicas["a"].log_path, "rb") as f:
             injected = f.read().count(b"fault=abort")
-        self.assertGreater(injected, 10)  # the faults were there (then a was ejected)
+        self.assertGreater(injected, 2)  # the faults were there (then a was ejected)
         self.assertEqual(load.failures, [], "%d failed of %d" % (len(load.failures), load.count()))
 
 
@@ -209,6 +219,7 @@ class InjectedDelayTest(MeshFailoverTest):
 
     replica_flags = {name: ['--inject_faults=[{"method": "GetUser", "delayPercent": 100, '
                             '"delay": "3s"}]'] for name in ("a", "b")}
+    mesh_extra = {"methodTimeouts": {"GetUser": "0.4s"}}
     test_kill_minus_nine_loses_no_request = None
     test_rolling_restart_loses_no_request = None
 
@@ -223,6 +234,17 @@ class InjectedDelayTest(MeshFailoverTest):
         self.assertEqual(body["code"], 4, body)
         self.assertGreaterEqual(elapsed, 0.45)
         self.assertLess(elapsed, 1.5)  # at the deadline, not after the 3 s delay
+
+    def test_mesh_method_timeout_is_the_default_deadline(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        start = time.monotonic()
+        conn.request("GET", self.user_path)  # no Grpc-Timeout
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        elapsed = time.monotonic() - start
+        self.assertEqual(resp.status, 504, body)
+        self.assertGreaterEqual(elapsed, 0.35)
+        self.assertLess(elapsed, 1.5)  # the mesh's 0.4 s, not the gateway's 10 s
 
 
 if __name__ == "__main__":
