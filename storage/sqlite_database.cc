@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace stubmesh::storage {
 
@@ -102,16 +103,28 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Create(
   sqlite3_extended_result_codes(raw, 1);
   // Other processes sharing the file (replicas) hold the write lock briefly.
   sqlite3_busy_timeout(raw, 5000);
-  {
+  // Switching a new file to WAL takes an exclusive lock, and SQLite does not
+  // call the busy handler for it: replicas starting together on one new file
+  // would fail with "database is locked". A bounded retry waits its turn.
+  absl::StatusOr<bool> row;
+  std::string mode;
+  for (int attempt = 0; attempt < 100; ++attempt) {
     absl::StatusOr<SqliteStatement> wal =
         db->Prepare("PRAGMA journal_mode=WAL");
-    if (!wal.ok()) return wal.status();
-    absl::StatusOr<bool> row = wal->Step();
-    if (!row.ok()) return row.status();
-    if (!*row || wal->ColumnText(0) != "wal") {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, ": the database cannot use WAL mode"));
+    if (!wal.ok() && !absl::IsUnavailable(wal.status())) return wal.status();
+    if (wal.ok()) {
+      row = wal->Step();
+      if (row.ok() && *row) mode = wal->ColumnText(0);
+      if (row.ok() || !absl::IsUnavailable(row.status())) break;
+    } else {
+      row = wal.status();
     }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  if (!row.ok()) return row.status();
+  if (mode != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": the database cannot use WAL mode"));
   }
   absl::Status s = db->Execute(
       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");

@@ -1,7 +1,12 @@
 #include "storage/sqlite_database.h"
 
 #include <cstdlib>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -88,6 +93,30 @@ TEST(SqliteDatabaseTest, NewerSchemaThanTheBinaryIsRefused) {
   ASSERT_TRUE(SqliteDatabase::Create(path, kMigrations).ok());
   auto old_binary = SqliteDatabase::Create(path, {kMigrations[0]});
   EXPECT_EQ(old_binary.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SqliteDatabaseTest, ReplicasOpeningOneNewFileTogetherAllSucceed) {
+  // Processes, as replicas are: SQLite's file locks are per process.
+  for (int round = 0; round < 5; ++round) {
+    std::string path = TempDbPath("together.db");
+    std::vector<pid_t> children;
+    for (int i = 0; i < 6; ++i) {
+      pid_t pid = fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        auto db = SqliteDatabase::Create(path, kMigrations);
+        if (!db.ok()) fprintf(stderr, "%s\n", db.status().ToString().c_str());
+        _exit(db.ok() ? 0 : 1);
+      }
+      children.push_back(pid);
+    }
+    for (pid_t pid : children) {
+      int status = 0;
+      ASSERT_EQ(waitpid(pid, &status, 0), pid);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "round " << round;
+    }
+  }
 }
 
 TEST(SqliteDatabaseTest, UnopenablePathIsAnError) {
