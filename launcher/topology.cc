@@ -2,16 +2,14 @@
 
 #include <arpa/inet.h>
 
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/util/json_util.h"
+#include "mesh/json_config.h"
 
 namespace stubmesh::launcher {
 namespace {
@@ -202,31 +200,11 @@ absl::Status ValidateTopology(const Topology& topology) {
 }
 
 absl::StatusOr<Topology> ParseTopology(absl::string_view json) {
-  Topology topology;
-  google::protobuf::util::Status parsed =
-      google::protobuf::util::JsonStringToMessage(std::string(json), &topology);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("topology: ", parsed.message().as_string()));
-  }
-  absl::Status s = ValidateTopology(topology);
-  if (!s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("topology: ", s.message()));
-  }
-  return topology;
+  return mesh::ParseJsonConfig<Topology>(json, "topology", ValidateTopology);
 }
 
 absl::StatusOr<Topology> ReadTopology(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<Topology> topology = ParseTopology(text.str());
-  if (!topology.ok()) {
-    return absl::Status(topology.status().code(),
-                        absl::StrCat(path, ": ", topology.status().message()));
-  }
-  return topology;
+  return mesh::ReadJsonConfig<Topology>(path, "topology", ValidateTopology);
 }
 
 }  // namespace stubmesh::launcher

@@ -1,14 +1,11 @@
 #include "mesh/mesh_config_loader.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "mesh/json_config.h"
 #include "status/status_mapping.h"
 
 namespace stubmesh::mesh {
@@ -160,33 +157,11 @@ absl::Status ValidateMeshConfig(const MeshConfig& config) {
 }
 
 absl::StatusOr<MeshConfig> ParseMeshConfig(absl::string_view json) {
-  MeshConfig config;
-  google::protobuf::util::Status parsed =
-      google::protobuf::util::JsonStringToMessage(std::string(json), &config);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("mesh config: ", parsed.message().as_string()));
-  }
-  absl::Status s = ValidateMeshConfig(config);
-  if (!s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("mesh config: ", s.message()));
-  }
-  return config;
+  return ParseJsonConfig<MeshConfig>(json, "mesh config", ValidateMeshConfig);
 }
 
 absl::StatusOr<MeshConfig> ReadMeshConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read mesh config ", path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<MeshConfig> config = ParseMeshConfig(text.str());
-  if (!config.ok()) {
-    return absl::Status(config.status().code(),
-                        absl::StrCat(path, ": ", config.status().message()));
-  }
-  return config;
+  return ReadJsonConfig<MeshConfig>(path, "mesh config", ValidateMeshConfig);
 }
 
 }  // namespace stubmesh::mesh
