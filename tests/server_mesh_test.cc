@@ -173,14 +173,9 @@ std::string UserLabels(const std::string& method,
 class ServerMeshTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = getenv("TEST_TMPDIR");
-    ASSERT_NE(tmp, nullptr) << "run under bazel test";
-    std::string dir = absl::StrCat(
-        tmp, "/",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-        ".XXXXXX");
-    ASSERT_NE(mkdtemp(dir.data()), nullptr) << std::strerror(errno);
-    dir_ = dir;
+    absl::StatusOr<std::string> dir = MakeTestDir();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *dir;
   }
 
   void TearDown() override {

@@ -1,5 +1,7 @@
 #include "tests/service_process.h"
 
+#include "gtest/gtest.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -446,6 +448,20 @@ absl::Status WaitForServing(absl::string_view address,
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Milliseconds(200));
   }
+}
+
+absl::StatusOr<std::string> MakeTestDir() {
+  const char* tmp = getenv("TEST_TMPDIR");
+  if (tmp == nullptr) {
+    return absl::FailedPreconditionError("TEST_TMPDIR is unset: run under bazel test");
+  }
+  const ::testing::TestInfo* test =
+      ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string dir = absl::StrCat(tmp, "/", test ? test->name() : "test", ".XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
+  }
+  return dir;
 }
 
 }  // namespace stubmesh::test

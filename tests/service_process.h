@@ -146,6 +146,10 @@ CheckHealth(const std::shared_ptr<grpc::Channel>& channel,
 absl::Status WaitForServing(absl::string_view address,
                             absl::string_view service, absl::Time deadline);
 
+// A fresh directory under $TEST_TMPDIR named after the running gtest test,
+// for its databases and logs. FAILED_PRECONDITION outside `bazel test`.
+absl::StatusOr<std::string> MakeTestDir();
+
 }  // namespace stubmesh::test
 
 #endif  // STUBMESH_TESTS_SERVICE_PROCESS_H_

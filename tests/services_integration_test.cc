@@ -220,14 +220,9 @@ std::vector<int64_t> Ids(const std::vector<Message>& messages) {
 class ServicesIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* tmp = getenv("TEST_TMPDIR");
-    ASSERT_NE(tmp, nullptr) << "run under bazel test";
-    std::string dir = absl::StrCat(
-        tmp, "/",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-        ".XXXXXX");
-    ASSERT_NE(mkdtemp(dir.data()), nullptr) << std::strerror(errno);
-    dir_ = dir;
+    absl::StatusOr<std::string> dir = MakeTestDir();
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *dir;
   }
 
   void TearDown() override {
