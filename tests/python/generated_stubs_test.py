@@ -55,7 +55,7 @@ def _generate_and_import(gen_dir):
     return {key: importlib.import_module(module) for key, module in names.items()}
 
 
-class GeneratedStubsTest(unittest.TestCase):
+class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -66,73 +66,17 @@ class GeneratedStubsTest(unittest.TestCase):
         cls.order_pb2, cls.order_grpc = m["order_pb2"], m["order_grpc"]
         cls.health_pb2, cls.health_grpc = m["health_pb2"], m["health_grpc"]
 
-        cls.user_server = None
-        cls.order_server = None
-        cls.channels = []
-        cls.addClassCleanup(cls._emergency_stop)
-
-        cls.user_server = lib.ServerProcess("user_svc", [
-            lib.user_svc_binary(), "--port=0", "--db=" + os.path.join(cls.tmp, "users.db")], cls.tmp)
-        user_addr = cls.user_server.start()
-        cls.user_channel = cls._channel(user_addr)
-        cls._wait_serving(cls.user_server, cls.user_channel)
-
-        cls.order_server = lib.ServerProcess("order_svc", [
-            lib.order_svc_binary(), "--port=0", "--db=" + os.path.join(cls.tmp, "orders.db"),
-            "--user_service=" + user_addr], cls.tmp)
-        order_addr = cls.order_server.start()
-        cls.order_channel = cls._channel(order_addr)
-        cls._wait_serving(cls.order_server, cls.order_channel)
+        cls.start_user_and_order_servers(cls.tmp)
 
         cls.users = cls.user_grpc.UserServiceStub(cls.user_channel)
         cls.orders = cls.order_grpc.OrderServiceStub(cls.order_channel)
 
-    @classmethod
-    def _channel(cls, address):
-        channel = grpc.insecure_channel(address)
-        cls.channels.append(channel)
-        return channel
 
-    @classmethod
-    def _wait_serving(cls, server, channel):
-        def serving():
-            if not server.running():
-                raise AssertionError("%s exited with %s\n%s" % (
-                    server.name, server.proc.returncode, server.stderr_tail()))
-            return lib.check_health_serving(cls.health_pb2, cls.health_grpc, channel)
-        try:
-            lib.wait_until(serving, lib.HEALTH_TIMEOUT_S, server.name + " health SERVING")
-        except TimeoutError as e:
-            raise AssertionError("%s\n%s" % (e, server.stderr_tail()))
 
-    @classmethod
-    def _emergency_stop(cls):
-        # Only does something when setUpClass failed half way or
-        # tearDownClass did not run to its end.
-        for channel in cls.channels:
-            channel.close()
-        for server in (cls.order_server, cls.user_server):
-            if server is not None and server.running():
-                server.kill()
 
     @classmethod
     def tearDownClass(cls):
-        for channel in cls.channels:
-            channel.close()
-        cls.channels = []
-        # The order service depends on the user service: stop it first.
-        results = lib.stop_all([cls.order_server, cls.user_server])
-        problems = []
-        for name, code, server in results:
-            if code != 0:
-                problems.append("%s exited with %s after SIGTERM (want 0)\n%s" % (
-                    name, code, server.stderr_tail()))
-            extra = server.extra_stdout()
-            if extra.strip():
-                problems.append("%s printed more than its one listening line on stdout: %r" % (
-                    name, extra[:500]))
-        if problems:
-            raise AssertionError("\n".join(problems))
+        cls.stop_user_and_order_servers()
 
     # ---- helpers -------------------------------------------------------
 

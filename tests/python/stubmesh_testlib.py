@@ -296,3 +296,82 @@ def stop_all(servers):
         code = server.stop()
         results.append((server.name, code, server))
     return results
+
+
+class UserAndOrderServers(object):
+    """Mixin for unittest.TestCase classes that run user_svc and order_svc
+    (order_svc pointed at user_svc) for the whole class.
+
+    The class sets health_pb2 / health_grpc first (generated stubs), then calls
+    start_user_and_order_servers(tmp) in setUpClass and
+    stop_user_and_order_servers() in tearDownClass.
+    """
+
+    user_server = None
+    order_server = None
+    channels = []
+
+    @classmethod
+    def start_user_and_order_servers(cls, tmp):
+        import grpc  # Debian's python3-grpcio; only the gRPC tests need it.
+        cls._grpc = grpc
+        cls.channels = []
+        cls.addClassCleanup(cls._emergency_stop)
+        cls.user_server = ServerProcess("user_svc", [
+            user_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "users.db")], tmp)
+        user_addr = cls.user_server.start()
+        cls.user_channel = cls._channel(user_addr)
+        cls._wait_serving(cls.user_server, cls.user_channel)
+        cls.order_server = ServerProcess("order_svc", [
+            order_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "orders.db"),
+            "--user_service=" + user_addr], tmp)
+        order_addr = cls.order_server.start()
+        cls.order_channel = cls._channel(order_addr)
+        cls._wait_serving(cls.order_server, cls.order_channel)
+
+    @classmethod
+    def _channel(cls, address):
+        channel = cls._grpc.insecure_channel(address)
+        cls.channels.append(channel)
+        return channel
+
+    @classmethod
+    def _wait_serving(cls, server, channel):
+        def serving():
+            if not server.running():
+                raise AssertionError("%s exited with %s\n%s" % (
+                    server.name, server.proc.returncode, server.stderr_tail()))
+            return check_health_serving(cls.health_pb2, cls.health_grpc, channel)
+        try:
+            wait_until(serving, HEALTH_TIMEOUT_S, server.name + " health SERVING")
+        except TimeoutError as e:
+            raise AssertionError("%s\n%s" % (e, server.stderr_tail()))
+
+    @classmethod
+    def _emergency_stop(cls):
+        # Only does something when setUpClass failed half way or
+        # tearDownClass did not run to its end.
+        for channel in cls.channels:
+            channel.close()
+        for server in (cls.order_server, cls.user_server):
+            if server is not None and server.running():
+                server.kill()
+
+    @classmethod
+    def stop_user_and_order_servers(cls):
+        """SIGTERM, order service first (it depends on the user service);
+        both must exit 0 and print nothing after their listening line."""
+        for channel in cls.channels:
+            channel.close()
+        cls.channels = []
+        problems = []
+        for name, code, server in stop_all([cls.order_server, cls.user_server]):
+            if code != 0:
+                problems.append("%s exited with %s after SIGTERM (want 0)\n%s" % (
+                    name, code, server.stderr_tail()))
+            extra = server.extra_stdout()
+            if extra.strip():
+                problems.append("%s printed more than its one listening line on stdout: %r" % (
+                    name, extra[:500]))
+        if problems:
+            raise AssertionError("\n".join(problems))
