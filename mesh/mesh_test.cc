@@ -1,6 +1,8 @@
 #include "mesh/mesh.h"
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -233,6 +235,32 @@ TEST(MeshTest, UpdateSwapsTheChannelOfAChangedService) {
   ASSERT_TRUE(Call(**mesh).ok());
   absl::MutexLock lock(&second.mu_);
   EXPECT_EQ(second.calls_, 1);
+}
+
+TEST(MeshTest, WatchedFileChangesTheChannelWhileRunning) {
+  EchoServer first, second;
+  first.Start();
+  second.Start();
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string path = std::string(tmp ? tmp : "/tmp") + "/watched_mesh.json";
+  auto write = [&](const std::string& target) {
+    std::ofstream(path) << R"({"services": {")" << kEcho << R"(": {"target": ")"
+                        << target << R"("}}})";
+  };
+  write(first.address());
+  auto mesh = Mesh::Create(*ReadMeshConfig(path), {});
+  ASSERT_TRUE(mesh.ok());
+  (*mesh)->WatchFile(path, absl::Milliseconds(20));
+  ASSERT_TRUE(Call(**mesh).ok());
+  write(second.address());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool moved = false;
+  while (!moved && absl::Now() < deadline) {
+    ASSERT_TRUE(Call(**mesh).ok());
+    absl::MutexLock lock(&second.mu_);
+    moved = second.calls_ > 0;
+  }
+  EXPECT_TRUE(moved) << "calls never reached the new target";
 }
 
 TEST(MeshTest, BadUpdateChangesNothing) {
