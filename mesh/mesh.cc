@@ -141,14 +141,17 @@ const MeshConfig& Mesh::config() const {
 }
 
 void Mesh::WatchFile(std::string path, absl::Duration interval) {
-  watcher_ = std::thread([this, path = std::move(path), interval] {
-    std::string last;
-    {
-      std::ifstream in(path);
-      std::stringstream text;
-      text << in.rdbuf();
-      last = text.str();
-    }
+  // Read now, not in the thread: a change made before the thread runs must
+  // still count as a change.
+  std::string first;
+  {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    first = text.str();
+  }
+  watcher_ = std::thread([this, path = std::move(path), interval,
+                          last = std::move(first)]() mutable {
     while (!stop_watching_.WaitForNotificationWithTimeout(interval)) {
       std::ifstream in(path);
       std::stringstream text;
