@@ -8,7 +8,7 @@
 # RESULTS_DIR/<timestamp>.json and .md (min/median/max of each figure, and the
 # ratios of the issue's targets). See bench/README.md.
 #
-#   bench/run.sh                  # 3 runs x 5 s per figure (about 6 minutes)
+#   bench/run.sh                  # 3 runs x 5 s per figure (about 5 minutes)
 #   bench/run.sh --long           # 5 runs x 15 s per figure
 #   bench/run.sh --runs 4 --duration 8
 #   bench/run.sh --smoke          # every system ~1 s, checks only that each
@@ -24,7 +24,7 @@
 #                      generators (default 0,1 when there are 2+ CPUs and
 #                      taskset exists); --pin none turns pinning off
 #   --out DIR          where the report goes (default bench/results; for
-#                      --smoke, the temporary work dir)
+#                      --smoke, only stdout unless --out or --keep)
 #   --db_dir DIR       where the SQLite files go (default: a temporary dir on
 #                      tmpfs /dev/shm, so that fsync costs nothing and the
 #                      figures measure the software, not the disk)
@@ -147,9 +147,7 @@ cleanup() {
   if [ "$KEEP" = 1 ] || [ "$FAILED" = 1 ] || [ "$rc" != 0 ]; then
     echo "run.sh: logs and raw outputs kept in $WORK" >&2
   else
-    # The report stays when it was written into the work dir (--smoke).
-    find "$WORK" -mindepth 1 -maxdepth 1 ! -name 'report-*' -exec rm -rf {} +
-    rmdir "$WORK" 2>/dev/null || true
+    rm -rf "$WORK"
   fi
   exit "$rc"
 }
@@ -460,11 +458,11 @@ done
 
 # --- report ---------------------------------------------------------------------------------
 if [ -z "$OUT_DIR" ]; then
+  # A smoke's report is printed below and goes with the work dir.
   if [ "$MODE" = smoke ]; then OUT_DIR=$WORK; else OUT_DIR=$HERE/results; fi
 fi
 mkdir -p "$OUT_DIR"
 prefix=$OUT_DIR/$STAMP
-[ "$OUT_DIR" = "$WORK" ] && prefix=$WORK/report-$STAMP
 versions() {
   printf '%s' "wrk $(wrk -v 2>&1 | sed -n '1s/^wrk \([^ ]*\).*/\1/p'); "
   printf '%s' "$(nghttpx --version | head -n1); "
@@ -486,7 +484,11 @@ versions() {
   --meta "servers=user_svc and order_svc with ${SERVER_FLAGS[*]}; SQLite in $DB_DIR ($DB_FS)" \
   --meta "git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (with local changes)')" \
   --meta "tools=$(versions)"
-log "report: $prefix.md and $prefix.json"
+if [ "$OUT_DIR" = "$WORK" ] && [ "$KEEP" = 0 ]; then
+  log "report (not kept; --out DIR or --keep keeps it):"
+else
+  log "report: $prefix.md and $prefix.json"
+fi
 cat "$prefix.md"
 
 if [ "$MODE" = smoke ]; then

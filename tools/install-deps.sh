@@ -14,6 +14,11 @@ packages=(
   libboost-dev prometheus-cpp-dev
   # Monitoring checks: promtool (deploy/check_monitoring.sh).
   prometheus
+  # Benchmarks (bench/): load tools, the sidecar stand-in, and what the
+  # baselines in ../shared/baselines build and run with.
+  wrk nghttp2-proxy python3-flask golang-go
+  golang-github-grpc-ecosystem-grpc-gateway-dev golang-grpc-gateway
+  golang-goprotobuf-dev protoc-gen-go-1-3
   # Tests: a Python client generated from protos/, curl, the sqlite3 CLI.
   python3-grpcio python3-grpc-tools curl sqlite3
 )
