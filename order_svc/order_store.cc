@@ -75,12 +75,10 @@ absl::StatusOr<std::unique_ptr<OrderStore>> OrderStore::Create(
                    " FROM orders WHERE user_id = ? AND id > ? "
                    "ORDER BY id LIMIT ?"),
   };
-  std::vector<SqliteStatement> p;
-  for (const std::string& s : sql) {
-    absl::StatusOr<SqliteStatement> statement = (*db)->Prepare(s);
-    if (!statement.ok()) return statement.status();
-    p.push_back(*std::move(statement));
-  }
+  absl::StatusOr<std::vector<SqliteStatement>> prepared =
+      (*db)->PrepareAll(sql);
+  if (!prepared.ok()) return prepared.status();
+  std::vector<SqliteStatement>& p = *prepared;
   auto statements = std::unique_ptr<Statements>(new Statements{
       std::move(p[0]), std::move(p[1]), std::move(p[2]), std::move(p[3]),
       std::move(p[4]), std::move(p[5]), std::move(p[6])});

@@ -144,6 +144,18 @@ absl::StatusOr<SqliteStatement> SqliteDatabase::Prepare(absl::string_view sql) {
   return SqliteStatement(db_, stmt);
 }
 
+absl::StatusOr<std::vector<SqliteStatement>> SqliteDatabase::PrepareAll(
+    const std::vector<std::string>& sql) {
+  std::vector<SqliteStatement> prepared;
+  prepared.reserve(sql.size());
+  for (const std::string& text : sql) {
+    absl::StatusOr<SqliteStatement> statement = Prepare(text);
+    if (!statement.ok()) return statement.status();
+    prepared.push_back(*std::move(statement));
+  }
+  return prepared;
+}
+
 absl::Status SqliteDatabase::Execute(const std::string& sql) {
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return SqliteError(db_, rc, sql);

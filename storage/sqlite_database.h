@@ -85,6 +85,10 @@ class SqliteDatabase {
 
   absl::StatusOr<SqliteStatement> Prepare(absl::string_view sql);
 
+  // Prepares each of `sql`, in order; the first failure is returned.
+  absl::StatusOr<std::vector<SqliteStatement>> PrepareAll(
+      const std::vector<std::string>& sql);
+
   // Runs `sql` (one or more statements without results).
   absl::Status Execute(const std::string& sql);
 

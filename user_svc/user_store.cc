@@ -88,15 +88,13 @@ absl::StatusOr<std::unique_ptr<UserStore>> UserStore::Create(
       "UPDATE users SET delete_time_us = ? "
       "WHERE id = ? AND delete_time_us IS NULL",
   };
-  std::vector<SqliteStatement> prepared;
-  for (const std::string& s : sql) {
-    absl::StatusOr<SqliteStatement> statement = (*db)->Prepare(s);
-    if (!statement.ok()) return statement.status();
-    prepared.push_back(*std::move(statement));
-  }
+  absl::StatusOr<std::vector<SqliteStatement>> prepared =
+      (*db)->PrepareAll(sql);
+  if (!prepared.ok()) return prepared.status();
+  std::vector<SqliteStatement>& p = *prepared;
   auto statements = std::unique_ptr<Statements>(new Statements{
-      std::move(prepared[0]), std::move(prepared[1]), std::move(prepared[2]),
-      std::move(prepared[3]), std::move(prepared[4]), std::move(prepared[5])});
+      std::move(p[0]), std::move(p[1]), std::move(p[2]), std::move(p[3]),
+      std::move(p[4]), std::move(p[5])});
   return std::unique_ptr<UserStore>(
       new UserStore(*std::move(db), std::move(statements)));
 }
