@@ -7,18 +7,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/fresh_db_path.h"
 
 namespace stubmesh::order {
 namespace {
-
-std::string FreshDbPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    std::remove((path + suffix).c_str());
-  }
-  return path;
-}
 
 Order NewOrder(int64_t user_id, int32_t total, int items = 2) {
   Order order;
@@ -36,7 +28,7 @@ Order NewOrder(int64_t user_id, int32_t total, int items = 2) {
 class OrderStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = FreshDbPath(
+    path_ = storage::FreshDbPath(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     auto store = OrderStore::Create(path_);
     ASSERT_TRUE(store.ok()) << store.status();

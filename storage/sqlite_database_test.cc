@@ -9,18 +9,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/fresh_db_path.h"
 
 namespace stubmesh::storage {
 namespace {
-
-std::string TempDbPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
-  std::remove(path.c_str());
-  std::remove((path + "-wal").c_str());
-  std::remove((path + "-shm").c_str());
-  return path;
-}
 
 const std::vector<std::string> kMigrations = {
     "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)",
@@ -36,7 +28,7 @@ absl::StatusOr<int64_t> CountRows(SqliteDatabase& db) {
 }
 
 TEST(SqliteDatabaseTest, MigratesOnceAndKeepsRowsAcrossReopen) {
-  std::string path = TempDbPath("migrate.db");
+  std::string path = FreshDbPath("migrate.db");
   {
     auto db = SqliteDatabase::Create(path, kMigrations);
     ASSERT_TRUE(db.ok()) << db.status();
@@ -49,7 +41,7 @@ TEST(SqliteDatabaseTest, MigratesOnceAndKeepsRowsAcrossReopen) {
 }
 
 TEST(SqliteDatabaseTest, UsesWalAndFullSync) {
-  auto db = SqliteDatabase::Create(TempDbPath("pragmas.db"), kMigrations);
+  auto db = SqliteDatabase::Create(FreshDbPath("pragmas.db"), kMigrations);
   ASSERT_TRUE(db.ok()) << db.status();
   auto mode = (*db)->Prepare("PRAGMA journal_mode");
   ASSERT_TRUE(*mode->Step());
@@ -60,7 +52,7 @@ TEST(SqliteDatabaseTest, UsesWalAndFullSync) {
 }
 
 TEST(SqliteDatabaseTest, FailedTransactionRollsBack) {
-  auto db = SqliteDatabase::Create(TempDbPath("rollback.db"), kMigrations);
+  auto db = SqliteDatabase::Create(FreshDbPath("rollback.db"), kMigrations);
   ASSERT_TRUE(db.ok()) << db.status();
   absl::Status s = (*db)->Transaction([&]() -> absl::Status {
     absl::Status inner = (*db)->Execute("INSERT INTO t (v) VALUES ('x')");
@@ -77,7 +69,7 @@ TEST(SqliteDatabaseTest, FailedTransactionRollsBack) {
 }
 
 TEST(SqliteDatabaseTest, ConstraintViolationIsAlreadyExists) {
-  auto db = SqliteDatabase::Create(TempDbPath("unique.db"), kMigrations);
+  auto db = SqliteDatabase::Create(FreshDbPath("unique.db"), kMigrations);
   ASSERT_TRUE(db.ok()) << db.status();
   auto insert = (*db)->Prepare("INSERT INTO t (v) VALUES (?)");
   ASSERT_TRUE(insert.ok());
@@ -89,7 +81,7 @@ TEST(SqliteDatabaseTest, ConstraintViolationIsAlreadyExists) {
 }
 
 TEST(SqliteDatabaseTest, NewerSchemaThanTheBinaryIsRefused) {
-  std::string path = TempDbPath("newer.db");
+  std::string path = FreshDbPath("newer.db");
   ASSERT_TRUE(SqliteDatabase::Create(path, kMigrations).ok());
   auto old_binary = SqliteDatabase::Create(path, {kMigrations[0]});
   EXPECT_EQ(old_binary.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -98,7 +90,7 @@ TEST(SqliteDatabaseTest, NewerSchemaThanTheBinaryIsRefused) {
 TEST(SqliteDatabaseTest, ReplicasOpeningOneNewFileTogetherAllSucceed) {
   // Processes, as replicas are: SQLite's file locks are per process.
   for (int round = 0; round < 5; ++round) {
-    std::string path = TempDbPath("together.db");
+    std::string path = FreshDbPath("together.db");
     std::vector<pid_t> children;
     for (int i = 0; i < 6; ++i) {
       pid_t pid = fork();

@@ -7,18 +7,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "storage/fresh_db_path.h"
 
 namespace stubmesh::user {
 namespace {
-
-std::string FreshDbPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    std::remove((path + suffix).c_str());
-  }
-  return path;
-}
 
 User NewUser(const std::string& name, const std::string& email) {
   User user;
@@ -30,7 +22,7 @@ User NewUser(const std::string& name, const std::string& email) {
 class UserStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = FreshDbPath(
+    path_ = storage::FreshDbPath(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     auto store = UserStore::Create(path_);
     ASSERT_TRUE(store.ok()) << store.status();
