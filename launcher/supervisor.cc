@@ -211,8 +211,9 @@ int Supervisor::Run() {
     return 1;
   }
   state_ = LauncherStatus::RUNNING;
-  WriteStatus();
+  // Summary first: whoever sees RUNNING in the status file may also read it.
   PrintSummary();
+  WriteStatus();
   Supervise();
   return Stop() ? 0 : 1;
 }
