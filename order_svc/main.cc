@@ -12,6 +12,7 @@
 #include "mesh/mesh_config_flag.h"
 #include "order_svc/order_service_impl.h"
 #include "order_svc/order_store.h"
+#include "order_svc/user_event_consumer.h"
 #include "server/grpc_service_runner.h"
 
 ABSL_FLAG(int32_t, port, 50052, "gRPC port; 0 picks a free one.");
@@ -23,6 +24,11 @@ ABSL_FLAG(std::string, user_service, "127.0.0.1:50051",
           "ipv4:a:p,b:p, dns:///host:port, unix:path), with the mesh's "
           "defaults and a 2s timeout. --mesh_config, when it names the "
           "service, wins.");
+
+ABSL_FLAG(bool, consume_user_events, true,
+          "Tail UserService.WatchEvents and cancel the open orders of "
+          "deleted users (the user-deletion saga). Off only for tests and "
+          "tools that must not apply events.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -66,11 +72,18 @@ int main(int argc, char** argv) {
     (*mesh)->WatchFile(absl::GetFlag(FLAGS_mesh_config), absl::Seconds(2));
   }
   stubmesh::order::OrderServiceImpl service(store->get(), mesh->get());
+  // The saga: user deletions cancel the user's open orders.
+  stubmesh::order::UserEventConsumer consumer(store->get(), mesh->get(), {});
+  if (absl::GetFlag(FLAGS_consume_user_events)) consumer.Start();
 
   stubmesh::server::GrpcServiceRunnerOptions options =
       stubmesh::server::GrpcServiceRunnerOptionsFromFlags("order_svc");
   options.port = absl::GetFlag(FLAGS_port);
   options.metrics = metrics;
+  options.before_shutdown = [&] {
+    consumer.Stop();
+    (*store)->commit_signal()->Close();
+  };
   absl::Status s = stubmesh::server::ServeUntilSignalled(
       options,
       {{stubmesh::order::v1::OrderService::service_full_name(), &service}});

@@ -142,4 +142,18 @@ grpc::ServerUnaryReactor* OrderServiceImpl::ListOrders(
   return FinishWith(context, absl::OkStatus());
 }
 
+grpc::ServerWriteReactor<v1::OrderEvent>* OrderServiceImpl::WatchEvents(
+    grpc::CallbackServerContext* context,
+    const v1::WatchEventsRequest* request) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return new events::FinishedStreamReactor<v1::OrderEvent>(*abort);
+  }
+  return events::StartEventStream<v1::OrderEvent>(
+      request->after_sequence(),
+      [store = store_](int64_t after, int limit) {
+        return store->ReadEvents(after, limit);
+      },
+      store_->commit_signal(), stream_options_);
+}
+
 }  // namespace stubmesh::order

@@ -36,6 +36,29 @@ const std::vector<std::string>& Migrations() {
           PRIMARY KEY (order_id, position)
         ) WITHOUT ROWID;
       )sql",
+      events::Outbox::kCreateTableSql,
+      // The saga's state, written by ApplyUserEvent in one transaction with
+      // its effect: the users known deleted, how far each event source has
+      // been applied, and an audit line per applied event. The audit has no
+      // unique key on purpose: an event applied twice would show as two
+      // lines rather than be hidden by a constraint.
+      R"sql(
+        CREATE TABLE deleted_users (
+          user_id INTEGER PRIMARY KEY,
+          deleted_at_sequence INTEGER NOT NULL
+        );
+        CREATE TABLE consumer_positions (
+          source TEXT PRIMARY KEY,
+          sequence INTEGER NOT NULL
+        );
+        CREATE TABLE applied_events (
+          source TEXT NOT NULL,
+          sequence INTEGER NOT NULL,
+          kind TEXT NOT NULL,
+          applied_time_us INTEGER NOT NULL
+        );
+        CREATE INDEX orders_open_by_user ON orders (user_id) WHERE status = 1;
+      )sql",
   };
   return *migrations;
 }
@@ -53,6 +76,13 @@ struct OrderStore::Statements {
   SqliteStatement insert_item;
   SqliteStatement list_all;
   SqliteStatement list_by_user;
+  SqliteStatement is_user_deleted;
+  SqliteStatement position;
+  SqliteStatement set_position;
+  SqliteStatement record_applied;
+  SqliteStatement mark_user_deleted;
+  SqliteStatement open_orders_of_user;
+  SqliteStatement cancel_order;
 };
 
 absl::StatusOr<std::unique_ptr<OrderStore>> OrderStore::Create(
@@ -74,6 +104,16 @@ absl::StatusOr<std::unique_ptr<OrderStore>> OrderStore::Create(
       absl::StrCat("SELECT ", kColumns,
                    " FROM orders WHERE user_id = ? AND id > ? "
                    "ORDER BY id LIMIT ?"),
+      "SELECT 1 FROM deleted_users WHERE user_id = ?",
+      "SELECT sequence FROM consumer_positions WHERE source = ?",
+      "INSERT INTO consumer_positions (source, sequence) VALUES (?, ?) "
+      "ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence",
+      "INSERT INTO applied_events (source, sequence, kind, applied_time_us) "
+      "VALUES (?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO deleted_users (user_id, deleted_at_sequence) "
+      "VALUES (?, ?)",
+      "SELECT id FROM orders WHERE user_id = ? AND status = 1 ORDER BY id",
+      "UPDATE orders SET status = 2 WHERE id = ? AND status = 1",
   };
   absl::StatusOr<std::vector<SqliteStatement>> prepared =
       (*db)->PrepareAll(sql);
@@ -81,18 +121,28 @@ absl::StatusOr<std::unique_ptr<OrderStore>> OrderStore::Create(
   std::vector<SqliteStatement>& p = *prepared;
   auto statements = std::unique_ptr<Statements>(new Statements{
       std::move(p[0]), std::move(p[1]), std::move(p[2]), std::move(p[3]),
-      std::move(p[4]), std::move(p[5]), std::move(p[6])});
-  return std::unique_ptr<OrderStore>(
-      new OrderStore(*std::move(db), std::move(statements)));
+      std::move(p[4]), std::move(p[5]), std::move(p[6]), std::move(p[7]),
+      std::move(p[8]), std::move(p[9]), std::move(p[10]), std::move(p[11]),
+      std::move(p[12]), std::move(p[13])});
+  absl::StatusOr<std::unique_ptr<events::Outbox>> outbox =
+      events::Outbox::Create(db->get());
+  if (!outbox.ok()) return outbox.status();
+  return std::unique_ptr<OrderStore>(new OrderStore(
+      *std::move(db), std::move(statements), *std::move(outbox)));
 }
 
 OrderStore::OrderStore(std::unique_ptr<SqliteDatabase> db,
-                       std::unique_ptr<Statements> statements)
-    : db_(std::move(db)), statements_(std::move(statements)) {}
+                       std::unique_ptr<Statements> statements,
+                       std::unique_ptr<events::Outbox> outbox)
+    : db_(std::move(db)),
+      statements_(std::move(statements)),
+      outbox_(std::move(outbox)) {}
 
 OrderStore::~OrderStore() {
   absl::MutexLock lock(&mu_);
-  statements_.reset();  // Statements are finalized before the connection.
+  // Statements are finalized before the connection.
+  statements_.reset();
+  outbox_.reset();
   db_.reset();
 }
 
@@ -167,6 +217,16 @@ absl::StatusOr<Order> OrderStore::Create(const Order& order,
         return absl::OkStatus();
       }
     }
+    SqliteStatement& deleted = statements_->is_user_deleted;
+    deleted.Reset();
+    deleted.BindInt64(1, order.user_id());
+    absl::StatusOr<bool> is_deleted = deleted.Step();
+    deleted.Reset();
+    if (!is_deleted.ok()) return is_deleted.status();
+    if (*is_deleted) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "order.user_id: user ", order.user_id(), " was deleted"));
+    }
     int64_t now = absl::ToUnixMicros(absl::Now());
     SqliteStatement& insert = statements_->insert;
     insert.Reset();
@@ -199,10 +259,135 @@ absl::StatusOr<Order> OrderStore::Create(const Order& order,
       insert_item.Reset();
       if (!item_inserted.ok()) return item_inserted;
     }
+    OrderEvent event;
+    *event.mutable_order_created()->mutable_order() = result;
+    return AppendEvent(event, now);
+  });
+  if (!s.ok()) return s;
+  commit_signal_.Committed(last_appended_);
+  return result;
+}
+
+absl::Status OrderStore::AppendEvent(const OrderEvent& event,
+                                     int64_t time_us) {
+  absl::StatusOr<int64_t> sequence =
+      outbox_->Append(event, absl::FromUnixMicros(time_us));
+  if (!sequence.ok()) return sequence.status();
+  last_appended_ = *sequence;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<OrderEvent>> OrderStore::ReadEvents(int64_t after,
+                                                               int limit) {
+  absl::MutexLock lock(&mu_);
+  return outbox_->ReadAfter<OrderEvent>(after, limit);
+}
+
+absl::StatusOr<int64_t> OrderStore::PositionLocked(absl::string_view source) {
+  SqliteStatement& position = statements_->position;
+  position.Reset();
+  position.BindText(1, source);
+  absl::StatusOr<bool> row = position.Step();
+  if (!row.ok()) return row.status();
+  int64_t sequence = *row ? position.ColumnInt64(0) : 0;
+  position.Reset();
+  return sequence;
+}
+
+absl::StatusOr<int64_t> OrderStore::ConsumerPosition(absl::string_view source) {
+  absl::MutexLock lock(&mu_);
+  return PositionLocked(source);
+}
+
+absl::StatusOr<bool> OrderStore::ApplyUserEvent(absl::string_view source,
+                                                const UserEvent& event) {
+  absl::MutexLock lock(&mu_);
+  bool applied = false;
+  absl::Status s = db_->Transaction([&]() -> absl::Status {
+    // Under the write lock: another replica applying the same stream
+    // cannot interleave, so the position check and the effect are atomic.
+    absl::StatusOr<int64_t> position = PositionLocked(source);
+    if (!position.ok()) return position.status();
+    if (event.sequence() <= *position) return absl::OkStatus();
+    int64_t now = absl::ToUnixMicros(absl::Now());
+    std::string kind = "other";
+    if (event.has_user_deleted()) {
+      kind = "user_deleted";
+      absl::Status cancelled =
+          CancelOrdersOfDeletedUserLocked(event.user_deleted().user_id(),
+                                          event.sequence(), now);
+      if (!cancelled.ok()) return cancelled;
+    } else if (event.has_user_created()) {
+      kind = "user_created";
+    } else if (event.has_user_updated()) {
+      kind = "user_updated";
+    }
+    SqliteStatement& record = statements_->record_applied;
+    record.Reset();
+    record.BindText(1, source);
+    record.BindInt64(2, event.sequence());
+    record.BindText(3, kind);
+    record.BindInt64(4, now);
+    absl::Status recorded = record.Run();
+    record.Reset();
+    if (!recorded.ok()) return recorded;
+    SqliteStatement& set_position = statements_->set_position;
+    set_position.Reset();
+    set_position.BindText(1, source);
+    set_position.BindInt64(2, event.sequence());
+    absl::Status moved = set_position.Run();
+    set_position.Reset();
+    if (!moved.ok()) return moved;
+    applied = true;
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return result;
+  if (applied) commit_signal_.Committed(last_appended_);
+  return applied;
+}
+
+absl::Status OrderStore::CancelOrdersOfDeletedUserLocked(int64_t user_id,
+                                                         int64_t sequence,
+                                                         int64_t now) {
+  SqliteStatement& mark = statements_->mark_user_deleted;
+  mark.Reset();
+  mark.BindInt64(1, user_id);
+  mark.BindInt64(2, sequence);
+  absl::Status marked = mark.Run();
+  mark.Reset();
+  if (!marked.ok()) return marked;
+
+  std::vector<int64_t> open;
+  SqliteStatement& find = statements_->open_orders_of_user;
+  find.Reset();
+  find.BindInt64(1, user_id);
+  while (true) {
+    absl::StatusOr<bool> row = find.Step();
+    if (!row.ok()) {
+      find.Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    open.push_back(find.ColumnInt64(0));
+  }
+  find.Reset();
+  const std::string reason = absl::StrCat("user ", user_id, " was deleted");
+  for (int64_t order_id : open) {
+    SqliteStatement& cancel = statements_->cancel_order;
+    cancel.Reset();
+    cancel.BindInt64(1, order_id);
+    absl::Status done = cancel.Run();
+    cancel.Reset();
+    if (!done.ok()) return done;
+    OrderEvent event;
+    v1::OrderCancelled* cancelled = event.mutable_order_cancelled();
+    cancelled->set_order_id(order_id);
+    cancelled->set_user_id(user_id);
+    cancelled->set_reason(reason);
+    absl::Status appended = AppendEvent(event, now);
+    if (!appended.ok()) return appended;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<OrderPage> OrderStore::List(int64_t user_id,

@@ -5,7 +5,14 @@
 // line items, owned by this service alone (replicas may share it).
 //
 // Every write returns only after it is committed (WAL, synchronous=FULL);
-// an order and its items are written in one transaction.
+// an order, its items and its OrderCreated event (events/outbox.h) are
+// written in one transaction.
+//
+// The store is also the order side of the user-deletion saga:
+// ApplyUserEvent() applies an event of the user service exactly once (the
+// source's position is kept in the same transaction as the effect), and for
+// UserDeleted cancels the user's open orders (OrderCancelled events) and
+// remembers the user as deleted, after which Create() refuses the user.
 //
 // Thread-safety: all methods are thread-safe (one connection behind a mutex).
 //
@@ -24,13 +31,18 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "events/commit_signal.h"
+#include "events/outbox.h"
 #include "storage/pagination.h"
 #include "storage/sqlite_database.h"
 #include "stubmesh/order/v1/order_service.pb.h"
+#include "stubmesh/user/v1/user_service.pb.h"
 
 namespace stubmesh::order {
 
 using ::stubmesh::order::v1::Order;
+using ::stubmesh::order::v1::OrderEvent;
+using ::stubmesh::user::v1::UserEvent;
 
 struct OrderPage {
   std::vector<Order> orders;
@@ -53,6 +65,8 @@ class OrderStore {
   // Stores `order` (user_id, total, items; the rest is assigned) as
   // ORDER_STATUS_OPEN with a new id. With a non-empty `request_id` seen
   // before, returns the order that request created and writes nothing.
+  // A user this store knows deleted: FAILED_PRECONDITION naming
+  // `order.user_id`.
   absl::StatusOr<Order> Create(const Order& order,
                                absl::string_view request_id);
 
@@ -61,10 +75,36 @@ class OrderStore {
   absl::StatusOr<OrderPage> List(int64_t user_id,
                                  const storage::PageRequest& page);
 
+  // At most `limit` order events with sequence > `after`, in order.
+  absl::StatusOr<std::vector<OrderEvent>> ReadEvents(int64_t after, int limit);
+
+  // Applies `event` of the user service's log named `source`, unless an
+  // event at or beyond its sequence was applied already: true when applied,
+  // false when skipped as a duplicate. The effect, an audit line and the
+  // new position commit together. UserDeleted cancels the user's open
+  // orders; other kinds only move the position.
+  absl::StatusOr<bool> ApplyUserEvent(absl::string_view source,
+                                      const UserEvent& event);
+
+  // The sequence of the last event applied from `source`; 0 for none.
+  absl::StatusOr<int64_t> ConsumerPosition(absl::string_view source);
+
+  // Signalled after each commit that appended order events. Owned.
+  events::CommitSignal* commit_signal() { return &commit_signal_; }
+
  private:
   struct Statements;
   OrderStore(std::unique_ptr<storage::SqliteDatabase> db,
-             std::unique_ptr<Statements> statements);
+             std::unique_ptr<Statements> statements,
+             std::unique_ptr<events::Outbox> outbox);
+
+  absl::Status AppendEvent(const OrderEvent& event, int64_t time_us)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> PositionLocked(absl::string_view source)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CancelOrdersOfDeletedUserLocked(int64_t user_id,
+                                               int64_t sequence, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reads the order at the current row of `statement`, with its items.
   absl::StatusOr<Order> ReadOrderLocked(const storage::SqliteStatement& row)
@@ -75,6 +115,9 @@ class OrderStore {
   absl::Mutex mu_;
   std::unique_ptr<storage::SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<events::Outbox> outbox_ ABSL_GUARDED_BY(mu_);
+  int64_t last_appended_ ABSL_GUARDED_BY(mu_) = 0;
+  events::CommitSignal commit_signal_;
 };
 
 }  // namespace stubmesh::order

@@ -122,5 +122,129 @@ TEST_F(OrderStoreTest, RowsSurviveReopening) {
             first.SerializeAsString());
 }
 
+constexpr absl::string_view kUsers = "stubmesh.user.v1.UserService";
+
+UserEvent UserDeletedEvent(int64_t sequence, int64_t user_id) {
+  UserEvent event;
+  event.set_sequence(sequence);
+  event.mutable_user_deleted()->set_user_id(user_id);
+  return event;
+}
+
+TEST_F(OrderStoreTest, CreatedOrderHasItsEvent) {
+  Order order = *store_->Create(NewOrder(7, 500), "r1");
+  ASSERT_TRUE(store_->Create(NewOrder(7, 500), "r1").ok());  // a retry
+  std::vector<OrderEvent> events = *store_->ReadEvents(0, 10);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].sequence(), 1);
+  EXPECT_EQ(events[0].order_created().order().SerializeAsString(),
+            order.SerializeAsString());
+}
+
+TEST_F(OrderStoreTest, UserDeletedCancelsOnlyThatUsersOpenOrders) {
+  Order a1 = *store_->Create(NewOrder(7, 100), "");
+  Order b1 = *store_->Create(NewOrder(8, 200), "");
+  Order a2 = *store_->Create(NewOrder(7, 300), "");
+
+  absl::StatusOr<bool> applied =
+      store_->ApplyUserEvent(kUsers, UserDeletedEvent(41, 7));
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(*applied);
+  EXPECT_EQ(store_->Get(a1.id())->status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(store_->Get(a2.id())->status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(store_->Get(b1.id())->status(), v1::ORDER_STATUS_OPEN);
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 41);
+
+  std::vector<OrderEvent> events = *store_->ReadEvents(3, 10);
+  ASSERT_EQ(events.size(), 2u);
+  std::set<int64_t> cancelled;
+  for (const OrderEvent& event : events) {
+    ASSERT_TRUE(event.has_order_cancelled());
+    EXPECT_EQ(event.order_cancelled().user_id(), 7);
+    EXPECT_EQ(event.order_cancelled().reason(), "user 7 was deleted");
+    cancelled.insert(event.order_cancelled().order_id());
+  }
+  EXPECT_EQ(cancelled, (std::set<int64_t>{a1.id(), a2.id()}));
+}
+
+TEST_F(OrderStoreTest, AnEventDeliveredAgainIsNotAppliedAgain) {
+  ASSERT_TRUE(store_->Create(NewOrder(7, 100), "").ok());
+  ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(5, 7)));
+  ASSERT_TRUE(store_->Create(NewOrder(8, 100), "").ok());
+  // The same event, and an older one, as after a reconnect.
+  EXPECT_FALSE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(5, 7)));
+  EXPECT_FALSE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(3, 8)));
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 5);
+  // Only the first delivery left events: created, created, cancelled... and
+  // user 8's order stays open.
+  int cancelled = 0;
+  std::vector<OrderEvent> events = *store_->ReadEvents(0, 10);
+  for (const OrderEvent& event : events) {
+    cancelled += event.has_order_cancelled();
+  }
+  EXPECT_EQ(cancelled, 1);
+}
+
+TEST_F(OrderStoreTest, OrdersForADeletedUserAreRefusedNamingTheField) {
+  ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(1, 7)));
+  absl::StatusOr<Order> refused = store_->Create(NewOrder(7, 100), "r1");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("order.user_id"),
+            std::string::npos);
+  // Nothing was written: the request id is still free.
+  EXPECT_FALSE(store_->FindByRequestId("r1")->has_value());
+  EXPECT_TRUE(store_->Create(NewOrder(8, 100), "r1").ok());
+}
+
+TEST_F(OrderStoreTest, OtherEventKindsOnlyMoveThePosition) {
+  UserEvent created;
+  created.set_sequence(1);
+  created.mutable_user_created()->mutable_user()->set_id(7);
+  ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, created));
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 1);
+  EXPECT_TRUE(store_->Create(NewOrder(7, 100), "").ok());
+}
+
+TEST_F(OrderStoreTest, PositionAndCancellationsSurviveReopening) {
+  Order order = *store_->Create(NewOrder(7, 100), "");
+  ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(9, 7)));
+  store_.reset();
+  auto reopened = OrderStore::Create(path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ(*(*reopened)->ConsumerPosition(kUsers), 9);
+  EXPECT_EQ((*reopened)->Get(order.id())->status(),
+            v1::ORDER_STATUS_CANCELLED);
+  EXPECT_FALSE(*(*reopened)->ApplyUserEvent(kUsers, UserDeletedEvent(9, 7)));
+}
+
+TEST_F(OrderStoreTest, TwoStoresOnOneFileApplyEachEventOnce) {
+  // Two replicas sharing the database, both fed the whole stream.
+  auto other = OrderStore::Create(path_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  for (int64_t user = 1; user <= 50; ++user) {
+    ASSERT_TRUE(store_->Create(NewOrder(user, 100), "").ok());
+  }
+  std::vector<int> applied(2, 0);
+  auto feed = [&](OrderStore* store, int* count) {
+    for (int64_t sequence = 1; sequence <= 50; ++sequence) {
+      absl::StatusOr<bool> done =
+          store->ApplyUserEvent(kUsers, UserDeletedEvent(sequence, sequence));
+      ASSERT_TRUE(done.ok()) << done.status();
+      *count += *done;
+    }
+  };
+  std::thread a(feed, store_.get(), &applied[0]);
+  std::thread b(feed, other->get(), &applied[1]);
+  a.join();
+  b.join();
+  EXPECT_EQ(applied[0] + applied[1], 50);
+  int cancelled = 0;
+  std::vector<OrderEvent> events = *store_->ReadEvents(0, 1000);
+  for (const OrderEvent& event : events) {
+    cancelled += event.has_order_cancelled();
+  }
+  EXPECT_EQ(cancelled, 50);
+}
+
 }  // namespace
 }  // namespace stubmesh::order

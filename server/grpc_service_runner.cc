@@ -280,6 +280,7 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   readiness = Readiness::kDraining;
   health->SetServingStatus(false);
   absl::SleepFor(options.drain_delay);
+  if (options.before_shutdown) options.before_shutdown();
   // Shutdown() refuses new calls at once but returns only when every
   // connection is gone, idle ones included, or at its deadline. Waiting for
   // the calls in flight ourselves, then cutting the connections, keeps a

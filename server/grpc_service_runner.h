@@ -36,6 +36,7 @@
 //       options, {{v1::UserService::service_full_name(), &service}});
 //   return s.ok() ? 0 : 1;
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,11 @@ struct GrpcServiceRunnerOptions {
   // also makes calls passes the registry of its client metrics here. Null:
   // a registry of the runner's own.
   std::shared_ptr<prometheus::Registry> metrics;
+
+  // Called once the drain delay has passed, before waiting for calls in
+  // flight: ends calls that never end by themselves (event streams), so the
+  // stop is not held for `shutdown_timeout`. May be empty.
+  std::function<void()> before_shutdown;
 };
 
 // Fills the options from the flags --host, --drain_delay, --shutdown_timeout,

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   stubmesh::server::GrpcServiceRunnerOptions options =
       stubmesh::server::GrpcServiceRunnerOptionsFromFlags("user_svc");
   options.port = absl::GetFlag(FLAGS_port);
+  // Event streams never end by themselves; they end (UNAVAILABLE) as the
+  // drain begins, and their callers resume on another replica.
+  options.before_shutdown = [&store] { (*store)->commit_signal()->Close(); };
   absl::Status s = stubmesh::server::ServeUntilSignalled(
       options,
       {{stubmesh::user::v1::UserService::service_full_name(), &service}});

@@ -99,4 +99,18 @@ grpc::ServerUnaryReactor* UserServiceImpl::DeleteUser(
   return FinishWith(context, store_->Delete(request->id()));
 }
 
+grpc::ServerWriteReactor<v1::UserEvent>* UserServiceImpl::WatchEvents(
+    grpc::CallbackServerContext* context,
+    const v1::WatchEventsRequest* request) {
+  if (std::optional<absl::Status> abort = server::InjectedAbort(*context)) {
+    return new events::FinishedStreamReactor<v1::UserEvent>(*abort);
+  }
+  return events::StartEventStream<v1::UserEvent>(
+      request->after_sequence(),
+      [store = store_](int64_t after, int limit) {
+        return store->ReadEvents(after, limit);
+      },
+      store_->commit_signal(), stream_options_);
+}
+
 }  // namespace stubmesh::user

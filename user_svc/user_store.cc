@@ -30,6 +30,7 @@ const std::vector<std::string>& Migrations() {
         CREATE UNIQUE INDEX users_live_email
           ON users (email COLLATE NOCASE) WHERE delete_time_us IS NULL;
       )sql",
+      events::Outbox::kCreateTableSql,
   };
   return *migrations;
 }
@@ -92,20 +93,28 @@ absl::StatusOr<std::unique_ptr<UserStore>> UserStore::Create(
       (*db)->PrepareAll(sql);
   if (!prepared.ok()) return prepared.status();
   std::vector<SqliteStatement>& p = *prepared;
+  absl::StatusOr<std::unique_ptr<events::Outbox>> outbox =
+      events::Outbox::Create(db->get());
+  if (!outbox.ok()) return outbox.status();
   auto statements = std::unique_ptr<Statements>(new Statements{
       std::move(p[0]), std::move(p[1]), std::move(p[2]), std::move(p[3]),
       std::move(p[4]), std::move(p[5])});
   return std::unique_ptr<UserStore>(
-      new UserStore(*std::move(db), std::move(statements)));
+      new UserStore(*std::move(db), std::move(statements), *std::move(outbox)));
 }
 
 UserStore::UserStore(std::unique_ptr<SqliteDatabase> db,
-                     std::unique_ptr<Statements> statements)
-    : db_(std::move(db)), statements_(std::move(statements)) {}
+                     std::unique_ptr<Statements> statements,
+                     std::unique_ptr<events::Outbox> outbox)
+    : db_(std::move(db)),
+      statements_(std::move(statements)),
+      outbox_(std::move(outbox)) {}
 
 UserStore::~UserStore() {
   absl::MutexLock lock(&mu_);
-  statements_.reset();  // Statements are finalized before the connection.
+  // Statements are finalized before the connection.
+  statements_.reset();
+  outbox_.reset();
   db_.reset();
 }
 
@@ -166,9 +175,12 @@ absl::StatusOr<User> UserStore::Create(const User& user,
     result.set_email(user.email());
     *result.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
     *result.mutable_update_time() = result.create_time();
-    return absl::OkStatus();
+    UserEvent event;
+    *event.mutable_user_created()->mutable_user() = result;
+    return AppendEvent(event, now);
   });
   if (!s.ok()) return s;
+  SignalCommitted();
   return result;
 }
 
@@ -213,25 +225,50 @@ absl::StatusOr<User> UserStore::Update(int64_t id, const UserChanges& changes) {
     absl::Status updated = update.Run();
     update.Reset();
     if (absl::IsAlreadyExists(updated)) return EmailTaken(result.email());
-    return updated;
+    if (!updated.ok()) return updated;
+    UserEvent event;
+    *event.mutable_user_updated()->mutable_user() = result;
+    return AppendEvent(event, now);
   });
   if (!s.ok()) return s;
+  SignalCommitted();
   return result;
 }
 
 absl::Status UserStore::Delete(int64_t id) {
   absl::MutexLock lock(&mu_);
-  return db_->Transaction([&]() -> absl::Status {
+  absl::Status deleted = db_->Transaction([&]() -> absl::Status {
+    int64_t now = absl::ToUnixMicros(absl::Now());
     SqliteStatement& soft_delete = statements_->soft_delete;
     soft_delete.Reset();
-    soft_delete.BindInt64(1, absl::ToUnixMicros(absl::Now()));
+    soft_delete.BindInt64(1, now);
     soft_delete.BindInt64(2, id);
     absl::Status s = soft_delete.Run();
     soft_delete.Reset();
     if (!s.ok()) return s;
     if (db_->ChangedRows() == 0) return UserNotFound(id);
-    return absl::OkStatus();
+    UserEvent event;
+    event.mutable_user_deleted()->set_user_id(id);
+    return AppendEvent(event, now);
   });
+  if (deleted.ok()) SignalCommitted();
+  return deleted;
+}
+
+absl::Status UserStore::AppendEvent(const UserEvent& event, int64_t time_us) {
+  absl::StatusOr<int64_t> sequence =
+      outbox_->Append(event, absl::FromUnixMicros(time_us));
+  if (!sequence.ok()) return sequence.status();
+  last_appended_ = *sequence;
+  return absl::OkStatus();
+}
+
+void UserStore::SignalCommitted() { commit_signal_.Committed(last_appended_); }
+
+absl::StatusOr<std::vector<UserEvent>> UserStore::ReadEvents(int64_t after,
+                                                             int limit) {
+  absl::MutexLock lock(&mu_);
+  return outbox_->ReadAfter<UserEvent>(after, limit);
 }
 
 }  // namespace stubmesh::user

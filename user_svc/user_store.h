@@ -5,7 +5,10 @@
 // alone (replicas of the service may share it).
 //
 // Every method that writes returns only after the change is committed
-// (WAL, synchronous=FULL). Deletion is soft: the row stays with a delete
+// (WAL, synchronous=FULL), and writes its event (UserCreated, UserUpdated,
+// UserDeleted) to the outbox in the same transaction (events/outbox.h):
+// a change is never without its event nor an event without its change.
+// Deletion is soft: the row stays with a delete
 // time, reads treat it as absent, and its email is free again.
 //
 // Thread-safety: all methods are thread-safe (one connection behind a mutex).
@@ -28,6 +31,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "events/commit_signal.h"
+#include "events/outbox.h"
 #include "storage/pagination.h"
 #include "storage/sqlite_database.h"
 #include "stubmesh/user/v1/user_service.pb.h"
@@ -35,6 +40,7 @@
 namespace stubmesh::user {
 
 using ::stubmesh::user::v1::User;
+using ::stubmesh::user::v1::UserEvent;
 
 // The new values of an update; unset members are left as they are.
 struct UserChanges {
@@ -72,16 +78,32 @@ class UserStore {
   // NOT_FOUND for an unknown or already deleted id.
   absl::Status Delete(int64_t id);
 
+  // At most `limit` events with sequence > `after`, in sequence order.
+  absl::StatusOr<std::vector<UserEvent>> ReadEvents(int64_t after, int limit);
+
+  // Signalled after each commit that appended events; event streams wait
+  // on it. Owned by the store.
+  events::CommitSignal* commit_signal() { return &commit_signal_; }
+
  private:
   struct Statements;
   UserStore(std::unique_ptr<storage::SqliteDatabase> db,
-            std::unique_ptr<Statements> statements);
+            std::unique_ptr<Statements> statements,
+            std::unique_ptr<events::Outbox> outbox);
 
   absl::StatusOr<User> GetLocked(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inside a transaction: writes `event` to the outbox.
+  absl::Status AppendEvent(const UserEvent& event, int64_t time_us)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After the commit: wakes the event streams.
+  void SignalCommitted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::unique_ptr<storage::SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<events::Outbox> outbox_ ABSL_GUARDED_BY(mu_);
+  int64_t last_appended_ ABSL_GUARDED_BY(mu_) = 0;
+  events::CommitSignal commit_signal_;
 };
 
 }  // namespace stubmesh::user

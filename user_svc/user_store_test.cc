@@ -175,5 +175,57 @@ TEST_F(UserStoreTest, RowsSurviveReopening) {
   EXPECT_EQ((*reopened)->Create(NewUser("B", "b@e.com"), "r1")->id(), ada.id());
 }
 
+TEST_F(UserStoreTest, EveryCommittedChangeHasItsEventInCommitOrder) {
+  User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "r1");
+  UserChanges rename;
+  rename.name = "Ada L.";
+  ASSERT_TRUE(store_->Update(ada.id(), rename).ok());
+  ASSERT_TRUE(store_->Delete(ada.id()).ok());
+
+  absl::StatusOr<std::vector<UserEvent>> events = store_->ReadEvents(0, 10);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].sequence(), 1);
+  EXPECT_EQ((*events)[0].user_created().user().SerializeAsString(),
+            ada.SerializeAsString());
+  EXPECT_EQ((*events)[1].sequence(), 2);
+  EXPECT_EQ((*events)[1].user_updated().user().name(), "Ada L.");
+  EXPECT_EQ((*events)[2].sequence(), 3);
+  EXPECT_EQ((*events)[2].user_deleted().user_id(), ada.id());
+  EXPECT_GE((*events)[2].event_time().seconds(), ada.create_time().seconds());
+}
+
+TEST_F(UserStoreTest, WritesThatChangeNothingHaveNoEvent) {
+  User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "r1");
+  // A retry, a refused duplicate, a refused update, a second delete.
+  ASSERT_TRUE(store_->Create(NewUser("Ada", "ada@example.com"), "r1").ok());
+  ASSERT_FALSE(store_->Create(NewUser("Eve", "ADA@example.com"), "r2").ok());
+  User bob = *store_->Create(NewUser("Bob", "bob@example.com"), "");
+  UserChanges steal;
+  steal.email = "ada@example.com";
+  ASSERT_FALSE(store_->Update(bob.id(), steal).ok());
+  ASSERT_TRUE(store_->Delete(ada.id()).ok());
+  ASSERT_FALSE(store_->Delete(ada.id()).ok());
+
+  std::vector<UserEvent> events = *store_->ReadEvents(0, 100);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_TRUE(events[0].has_user_created());
+  EXPECT_TRUE(events[1].has_user_created());
+  EXPECT_TRUE(events[2].has_user_deleted());
+}
+
+TEST_F(UserStoreTest, CommitWakesTheEventStreams) {
+  std::thread deleter([&] {
+    User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "");
+    ASSERT_TRUE(store_->Delete(ada.id()).ok());
+  });
+  // Returns once sequence 2 is committed; the test's timeout bounds it.
+  while (store_->ReadEvents(1, 10)->empty()) {
+    store_->commit_signal()->WaitBeyond(1, absl::Hours(1), nullptr);
+  }
+  deleter.join();
+  EXPECT_TRUE(store_->ReadEvents(1, 10)->at(0).has_user_deleted());
+}
+
 }  // namespace
 }  // namespace stubmesh::user
