@@ -162,7 +162,8 @@ TEST_F(OpenApiDocumentTest, HeaderAndEveryBinding) {
                   "/v1/users/{user_id}/orders", "/v1/orders", "/v1/orders/{id}",
                   "/v1/echo", "/v1/echo/{id}", "/v1/echo/{inner.text}:shout",
                   "/v1/echo/tags", "/v1/files/{name}", "/v1/{name}", "/v1/tags",
-                  "/v1/inner", "/v1/stream"));
+                  "/v1/inner", "/v1/stream", "/v1/user-events",
+                  "/v1/order-events"));
   EXPECT_THAT(Keys(At(doc_, {"paths", "/v1/users/{id}"})),
               UnorderedElementsAre("get", "patch", "delete"));
   EXPECT_THAT(Keys(At(doc_, {"paths", "/v1/echo/{id}"})),
@@ -194,7 +195,7 @@ TEST_F(OpenApiDocumentTest, OperationIdsAreUniquePerBinding) {
     }
   }
   EXPECT_EQ(ids.size(), operations);
-  EXPECT_EQ(operations, 23);
+  EXPECT_EQ(operations, 25);
 }
 
 TEST_F(OpenApiDocumentTest, CommentsBecomeSummariesAndDescriptions) {
@@ -359,8 +360,11 @@ TEST_F(OpenApiDocumentTest, EveryRefResolves) {
           "stubmesh.user.v1.ListUsersResponse", "stubmesh.order.v1.Order",
           "stubmesh.order.v1.LineItem", "stubmesh.order.v1.OrderStatus",
           "stubmesh.order.v1.ListOrdersResponse",
-          "stubmesh.testing.v1.EchoRequest", "stubmesh.testing.v1.Inner",
-          "stubmesh.testing.v1.Kind"));
+          "stubmesh.user.v1.UserEvent", "stubmesh.user.v1.UserCreated",
+          "stubmesh.user.v1.UserUpdated", "stubmesh.user.v1.UserDeleted",
+          "stubmesh.order.v1.OrderEvent", "stubmesh.order.v1.OrderCreated",
+          "stubmesh.order.v1.OrderCancelled", "stubmesh.testing.v1.EchoRequest",
+          "stubmesh.testing.v1.Inner", "stubmesh.testing.v1.Kind"));
 }
 
 TEST_F(OpenApiDocumentTest, Proto3JsonMapping) {

@@ -213,7 +213,8 @@ class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
         self.assertEqual(every_ids, sorted(every_ids))
 
         # DeleteUser: soft; the user is NOT_FOUND everywhere, its email is
-        # free again, its orders stay, and it can no longer order.
+        # free again, its orders stay but are cancelled (the saga), and it
+        # can no longer order.
         empty = self.users.DeleteUser(user_pb2.DeleteUserRequest(id=ada.id), timeout=10)
         self.assertEqual(empty.ByteSize(), 0)
         self.assertRpcError(grpc.StatusCode.NOT_FOUND,
@@ -223,8 +224,12 @@ class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
         remaining, _ = self.list_all_users()
         self.assertNotIn(ada.id, [u.id for u in remaining])
         self.assertIn(grace.id, [u.id for u in remaining])
-        self.assertEqual(self.orders.GetOrder(order_pb2.GetOrderRequest(id=order.id), timeout=10),
-                         order)
+        cancelled = order_pb2.Order()
+        cancelled.CopyFrom(order)
+        cancelled.status = order_pb2.ORDER_STATUS_CANCELLED
+        lib.wait_until(lambda: self.orders.GetOrder(
+            order_pb2.GetOrderRequest(id=order.id), timeout=10) == cancelled,
+            30, "the deleted user's order cancelled")
         e = self.assertRpcError(grpc.StatusCode.FAILED_PRECONDITION, self.orders.CreateOrder,
                                 order_pb2.CreateOrderRequest(order=order_pb2.Order(
                                     user_id=ada.id, items=[order_pb2.LineItem(

@@ -274,7 +274,8 @@ class ReflectionTest(lib.UserAndOrderServers, unittest.TestCase):
             self.assertIn(name, files)
         service = pool.FindServiceByName(USER_SERVICE)
         self.assertEqual([m.name for m in service.methods],
-                         ["GetUser", "CreateUser", "ListUsers", "UpdateUser", "DeleteUser"])
+                         ["GetUser", "CreateUser", "ListUsers", "UpdateUser", "DeleteUser",
+                          "WatchEvents"])
         types = {m.name: (m.input_type.full_name, m.output_type.full_name) for m in service.methods}
         self.assertEqual(types["GetUser"], ("stubmesh.user.v1.GetUserRequest", "stubmesh.user.v1.User"))
         self.assertEqual(types["DeleteUser"][1], "google.protobuf.Empty")
@@ -297,7 +298,7 @@ class ReflectionTest(lib.UserAndOrderServers, unittest.TestCase):
         self.assertEqual(first, "stubmesh/order/v1/order_service.proto")
         service = pool.FindServiceByName(ORDER_SERVICE)
         self.assertEqual([m.name for m in service.methods],
-                         ["GetOrder", "CreateOrder", "ListOrders"])
+                         ["GetOrder", "CreateOrder", "ListOrders", "WatchEvents"])
         status = pool.FindEnumTypeByName("stubmesh.order.v1.OrderStatus")
         self.assertEqual(status.values_by_name["ORDER_STATUS_OPEN"].number, 1)
         get = self.http_rule(files, first, "OrderService", "GetOrder")
