@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -126,8 +127,8 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Create(
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": the database cannot use WAL mode"));
   }
-  absl::Status s = db->Execute(
-      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  absl::Status s =
+      db->Execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   if (!s.ok()) return s;
   s = db->Migrate(migrations);
   if (!s.ok()) return s;
@@ -141,7 +142,29 @@ absl::StatusOr<SqliteStatement> SqliteDatabase::Prepare(absl::string_view sql) {
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                               SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return SqliteError(db_, rc, sql);
-  return SqliteStatement(db_, stmt);
+  SqliteStatement statement(db_, stmt);
+  // SQLite treats `$N` as a named parameter and gives it the next free index,
+  // so `$2 ... $1` would silently bind swapped values.
+  for (int i = 1; i <= sqlite3_bind_parameter_count(stmt); ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt, i);
+    if (name == nullptr || name[0] != '$') continue;
+    int number = 0;
+    if (!absl::SimpleAtoi(name + 1, &number)) continue;
+    if (number != i) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          sql, ": parameter ", name, " would bind at index ", i,
+          "; SQLite numbers $N by first appearance, so $1, $2, ... must "
+          "first appear in ascending order without gaps"));
+    }
+  }
+  return statement;
+}
+
+absl::StatusOr<std::unique_ptr<SqlStatement>> SqliteDatabase::PrepareStatement(
+    absl::string_view sql) {
+  absl::StatusOr<SqliteStatement> statement = Prepare(sql);
+  if (!statement.ok()) return statement.status();
+  return std::make_unique<SqliteStatement>(*std::move(statement));
 }
 
 absl::StatusOr<std::vector<SqliteStatement>> SqliteDatabase::PrepareAll(

@@ -3,7 +3,9 @@
 
 // A small RAII layer over one SQLite connection: durable settings, schema
 // migrations, prepared statements and IMMEDIATE transactions, with errors as
-// absl::Status.
+// absl::Status. Implements the SqlDatabase contract (storage/sql_database.h);
+// new code should use that through storage/database_url.h. Prepare(),
+// PrepareAll() and LastInsertRowId() stay for the SQLite-only callers.
 //
 // Durability: every connection runs in WAL mode with synchronous=FULL, so a
 // committed transaction survives a process kill or power loss; callers
@@ -14,8 +16,10 @@
 // many threads guards its SqliteDatabase and statements with one mutex.
 //
 // Example:
-//   absl::StatusOr<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Create(
-//       "users.db", {"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"});
+//   absl::StatusOr<std::unique_ptr<SqliteDatabase>> db =
+//   SqliteDatabase::Create(
+//       "users.db", {"CREATE TABLE users (id INTEGER PRIMARY KEY, name
+//       TEXT)"});
 //   absl::StatusOr<SqliteStatement> insert =
 //       (*db)->Prepare("INSERT INTO users (name) VALUES (?)");
 //   absl::Status s = (*db)->Transaction([&]() -> absl::Status {
@@ -33,6 +37,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/sql_database.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -41,27 +46,27 @@ namespace stubmesh::storage {
 
 // A prepared statement. Move-only; must not outlive its SqliteDatabase.
 // Bind indexes start at 1, column indexes at 0.
-class SqliteStatement {
+class SqliteStatement final : public SqlStatement {
  public:
   SqliteStatement(SqliteStatement&& other) noexcept;
   SqliteStatement& operator=(SqliteStatement&& other) noexcept;
-  ~SqliteStatement();
+  ~SqliteStatement() override;
 
   // Clears the previous execution and bindings.
-  void Reset();
+  void Reset() override;
 
-  void BindInt64(int index, int64_t value);
-  void BindText(int index, absl::string_view value);
-  void BindNull(int index);
+  void BindInt64(int index, int64_t value) override;
+  void BindText(int index, absl::string_view value) override;
+  void BindNull(int index) override;
 
   // Advances to the next row: true if there is one, false when done.
-  absl::StatusOr<bool> Step();
+  absl::StatusOr<bool> Step() override;
   // Steps until done (for statements that return no rows).
-  absl::Status Run();
+  absl::Status Run() override;
 
-  int64_t ColumnInt64(int column) const;
-  std::string ColumnText(int column) const;
-  bool ColumnIsNull(int column) const;
+  int64_t ColumnInt64(int column) const override;
+  std::string ColumnText(int column) const override;
+  bool ColumnIsNull(int column) const override;
 
  private:
   friend class SqliteDatabase;
@@ -71,7 +76,7 @@ class SqliteStatement {
   sqlite3_stmt* stmt_;
 };
 
-class SqliteDatabase {
+class SqliteDatabase final : public SqlDatabase {
  public:
   // Opens (creating if needed) the database at `path` and brings its schema
   // up to date: `migrations[i]` runs once, in a transaction, when the file's
@@ -81,25 +86,31 @@ class SqliteDatabase {
 
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
-  ~SqliteDatabase();
+  ~SqliteDatabase() override;
 
+  SqlDialect dialect() const override { return SqlDialect::kSqlite; }
+
+  // `$N` parameters must first appear in ascending order (see
+  // sql_database.h); SQL that breaks this is INVALID_ARGUMENT.
   absl::StatusOr<SqliteStatement> Prepare(absl::string_view sql);
+  absl::StatusOr<std::unique_ptr<SqlStatement>> PrepareStatement(
+      absl::string_view sql) override;
 
   // Prepares each of `sql`, in order; the first failure is returned.
   absl::StatusOr<std::vector<SqliteStatement>> PrepareAll(
       const std::vector<std::string>& sql);
 
   // Runs `sql` (one or more statements without results).
-  absl::Status Execute(const std::string& sql);
+  absl::Status Execute(const std::string& sql) override;
 
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when `body`
   // fails. The write lock is held for the whole body, so a read-then-write
   // inside it is atomic across threads and processes.
-  absl::Status Transaction(const std::function<absl::Status()>& body);
+  absl::Status Transaction(const std::function<absl::Status()>& body) override;
 
   int64_t LastInsertRowId() const;
   // Rows changed by the last INSERT/UPDATE/DELETE.
-  int ChangedRows() const;
+  int ChangedRows() const override;
 
  private:
   explicit SqliteDatabase(sqlite3* db) : db_(db) {}

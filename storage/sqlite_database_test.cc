@@ -111,6 +111,26 @@ TEST(SqliteDatabaseTest, ReplicasOpeningOneNewFileTogetherAllSucceed) {
   }
 }
 
+TEST(SqliteDatabaseTest, DollarParametersBindByTheirNumber) {
+  auto db = SqliteDatabase::Create(FreshDbPath("dollar.db"), kMigrations);
+  ASSERT_TRUE(db.ok()) << db.status();
+  // SQLite numbers $N by first appearance: in ascending order (and reused
+  // later) the numbers are the bind indexes.
+  auto select = (*db)->Prepare("SELECT $1, $2, $1 || $2");
+  ASSERT_TRUE(select.ok()) << select.status();
+  select->BindText(1, "a");
+  select->BindText(2, "b");
+  ASSERT_TRUE(*select->Step());
+  EXPECT_EQ(select->ColumnText(0), "a");
+  EXPECT_EQ(select->ColumnText(1), "b");
+  EXPECT_EQ(select->ColumnText(2), "ab");
+  // Otherwise the indexes would not match the numbers: refused.
+  EXPECT_EQ((*db)->Prepare("SELECT $2, $1").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*db)->Prepare("SELECT $1, $3").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SqliteDatabaseTest, UnopenablePathIsAnError) {
   auto db = SqliteDatabase::Create("/nonexistent-dir/x.db", kMigrations);
   EXPECT_FALSE(db.ok());

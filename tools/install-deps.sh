@@ -10,6 +10,9 @@ packages=(
   # gRPC, protobuf, Abseil, GoogleTest, SQLite (Debian builds).
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev grpc-proto libsqlite3-dev
+  # PostgreSQL: libpq for storage/postgres_database, and the server the
+  # storage tests start in a temp dir (storage/postgres_test_server.h).
+  libpq-dev postgresql
   # The gateway and metrics.
   libboost-dev prometheus-cpp-dev
   # Monitoring checks: promtool (deploy/check_monitoring.sh).
@@ -40,6 +43,15 @@ else
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The storage tests start their own PostgreSQL server from these binaries
+# (as root they run it as the `postgres` user that postgresql-common creates).
+pg_server=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$pg_server" ] || [ ! -x "$(dirname "$pg_server")/initdb" ]; then
+  echo "install-deps: no PostgreSQL server under /usr/lib/postgresql/*/bin" >&2
+  exit 1
+fi
+echo "install-deps: $("$pg_server" --version) at $(dirname "$pg_server")"
 
 # The OpenAPI validator the tests use (npm registry; Node.js 20 is on the
 # machine). Reinstalled only when the lock file changed.
