@@ -6,19 +6,37 @@
 
 namespace stubmesh::events {
 
+std::string Outbox::CreateTableSql(storage::SqlDialect dialect) {
+  if (dialect == storage::SqlDialect::kSqlite) {
+    return R"sql(
+      CREATE TABLE outbox (
+        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_time_us INTEGER NOT NULL,
+        event_json TEXT NOT NULL
+      );
+    )sql";
+  }
+  return R"sql(
+    CREATE TABLE outbox (
+      sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      event_time_us BIGINT NOT NULL,
+      event_json TEXT NOT NULL
+    );
+  )sql";
+}
+
 absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Create(
-    storage::SqliteDatabase* db) {
-  absl::StatusOr<std::vector<storage::SqliteStatement>> statements =
-      db->PrepareAll({
-          "INSERT INTO outbox (event_time_us, event_json) VALUES (?, ?)",
+    storage::SqlDatabase* db) {
+  absl::StatusOr<std::vector<std::unique_ptr<storage::SqlStatement>>>
+      statements = db->PrepareStatements({
+          "INSERT INTO outbox (event_time_us, event_json) VALUES ($1, $2) "
+          "RETURNING sequence",
           "SELECT sequence, event_time_us, event_json FROM outbox "
-          "WHERE sequence > ? ORDER BY sequence LIMIT ?",
+          "WHERE sequence > $1 ORDER BY sequence LIMIT $2",
           "SELECT COALESCE(MAX(sequence), 0) FROM outbox",
       });
   if (!statements.ok()) return statements.status();
-  auto outbox = std::unique_ptr<Outbox>(new Outbox(*std::move(statements)));
-  outbox->db_ = db;
-  return outbox;
+  return std::unique_ptr<Outbox>(new Outbox(*std::move(statements)));
 }
 
 absl::StatusOr<int64_t> Outbox::AppendMessage(
@@ -33,21 +51,25 @@ absl::StatusOr<int64_t> Outbox::AppendMessage(
         "outbox: cannot encode ", event.GetTypeName(), ": ",
         printed.ToString()));
   }
-  storage::SqliteStatement& insert = statements_[0];
+  storage::SqlStatement& insert = *statements_[0];
   insert.Reset();
   insert.BindInt64(1, absl::ToUnixMicros(time));
   insert.BindText(2, json);
+  absl::StatusOr<bool> row = insert.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::InternalError("outbox: INSERT returned no sequence");
+  int64_t sequence = insert.ColumnInt64(0);
   absl::Status s = insert.Run();
   insert.Reset();
   if (!s.ok()) return s;
-  return db_->LastInsertRowId();
+  return sequence;
 }
 
 absl::Status Outbox::ReadRecords(
     int64_t after, int limit,
     const std::function<absl::Status(int64_t, int64_t, const std::string&)>&
         each) {
-  storage::SqliteStatement& read = statements_[1];
+  storage::SqlStatement& read = *statements_[1];
   read.Reset();
   read.BindInt64(1, after);
   read.BindInt64(2, limit);
@@ -66,7 +88,7 @@ absl::Status Outbox::ReadRecords(
 }
 
 absl::StatusOr<int64_t> Outbox::LastSequence() {
-  storage::SqliteStatement& last = statements_[2];
+  storage::SqlStatement& last = *statements_[2];
   last.Reset();
   absl::StatusOr<bool> row = last.Step();
   if (!row.ok()) return row.status();

@@ -6,22 +6,22 @@
 // transaction that makes the change, so a change and its event are never
 // one without the other.
 //
-// Sequences come from the table's AUTOINCREMENT key, assigned under the
-// database's write lock (SqliteDatabase::Transaction is BEGIN IMMEDIATE), so
-// they are strictly increasing in commit order, across every process that
-// shares the file: a reader that has seen sequence N never later finds a new
-// event below N. Events are stored as proto3 JSON, readable with the sqlite3
-// shell.
+// Sequences come from the table's key (SQLite AUTOINCREMENT, PostgreSQL
+// IDENTITY), assigned inside SqlDatabase::Transaction, which holds the
+// schema's write lock for its whole body (storage/sql_database.h), so they
+// are strictly increasing in commit order across every process sharing the
+// database: a reader that has seen sequence N never later finds a new event
+// below N. Events are stored as proto3 JSON, readable with any SQL shell.
 //
 // Event messages follow one shape: field `int64 sequence` and
 // `google.protobuf.Timestamp event_time`, both filled by the outbox.
 //
-// Thread-safety: not thread-safe, like the SqliteDatabase it uses; the
+// Thread-safety: not thread-safe, like the SqlDatabase it uses; the
 // owning store guards both with one mutex. Ownership: does not own `db`,
 // which must outlive it.
 //
 // Example:
-//   migrations.push_back(Outbox::kCreateTableSql);  // in the store's list
+//   schema.sqlite.push_back(Outbox::CreateTableSql(SqlDialect::kSqlite));
 //   absl::StatusOr<std::unique_ptr<Outbox>> outbox = Outbox::Create(db.get());
 //   db->Transaction([&] { ...; return (*outbox)->Append(event, now).status(); });
 //   absl::StatusOr<std::vector<UserEvent>> next =
@@ -38,23 +38,17 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/time_util.h"
-#include "storage/sqlite_database.h"
+#include "storage/sql_database.h"
 
 namespace stubmesh::events {
 
 class Outbox {
  public:
-  // The migration that creates the table; a store adds it to its list.
-  static constexpr const char* kCreateTableSql = R"sql(
-    CREATE TABLE outbox (
-      sequence INTEGER PRIMARY KEY AUTOINCREMENT,
-      event_time_us INTEGER NOT NULL,
-      event_json TEXT NOT NULL
-    );
-  )sql";
+  // The migration that creates the table; a store adds it to its lists.
+  static std::string CreateTableSql(storage::SqlDialect dialect);
 
   static absl::StatusOr<std::unique_ptr<Outbox>> Create(
-      storage::SqliteDatabase* db);
+      storage::SqlDatabase* db);
 
   // Appends `event` (its sequence and event_time are ignored); must run
   // inside a transaction of the database. Returns the event's sequence.
@@ -93,7 +87,7 @@ class Outbox {
   absl::StatusOr<int64_t> LastSequence();
 
  private:
-  explicit Outbox(std::vector<storage::SqliteStatement> statements)
+  explicit Outbox(std::vector<std::unique_ptr<storage::SqlStatement>> statements)
       : statements_(std::move(statements)) {}
 
   absl::StatusOr<int64_t> AppendMessage(const google::protobuf::Message& event,
@@ -105,9 +99,8 @@ class Outbox {
   static absl::Status ParseMessage(const std::string& json,
                                    google::protobuf::Message* event);
 
-  storage::SqliteDatabase* db_ = nullptr;
   // insert, read_after, last_sequence
-  std::vector<storage::SqliteStatement> statements_;
+  std::vector<std::unique_ptr<storage::SqlStatement>> statements_;
 };
 
 }  // namespace stubmesh::events

@@ -1,23 +1,39 @@
 #include "events/outbox.h"
 
 #include "gtest/gtest.h"
-#include "storage/fresh_db_path.h"
+#include "storage/backend_test_databases.h"
+#include "storage/database_url.h"
 #include "stubmesh/user/v1/user_service.pb.h"
 
 namespace stubmesh::events {
 namespace {
 
-using ::stubmesh::storage::FreshDbPath;
-using ::stubmesh::storage::SqliteDatabase;
+using ::stubmesh::storage::SchemaMigrations;
+using ::stubmesh::storage::SqlDatabase;
+using ::stubmesh::storage::SqlDialect;
 using ::stubmesh::user::v1::UserEvent;
 
-class OutboxTest : public ::testing::Test {
+const SchemaMigrations& Schema() {
+  static const auto* schema = new SchemaMigrations{
+      "outbox_test",
+      {Outbox::CreateTableSql(SqlDialect::kSqlite)},
+      {Outbox::CreateTableSql(SqlDialect::kPostgresql)}};
+  return *schema;
+}
+
+class OutboxTest : public ::testing::TestWithParam<SqlDialect> {
  protected:
   void SetUp() override {
-    path_ = FreshDbPath("outbox_test.db");
-    auto db = SqliteDatabase::Create(
-        path_, {"CREATE TABLE things (id INTEGER PRIMARY KEY)",
-                Outbox::kCreateTableSql});
+    absl::StatusOr<std::string> url = storage::FreshDatabaseUrl(
+        GetParam(),
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(url.ok()) << url.status();
+    path_ = *url;
+    Open();
+  }
+
+  void Open() {
+    auto db = storage::OpenDatabase(path_, Schema());
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = *std::move(db);
     auto outbox = Outbox::Create(db_.get());
@@ -32,11 +48,11 @@ class OutboxTest : public ::testing::Test {
   }
 
   std::string path_;
-  std::unique_ptr<SqliteDatabase> db_;
+  std::unique_ptr<SqlDatabase> db_;
   std::unique_ptr<Outbox> outbox_;
 };
 
-TEST_F(OutboxTest, AppendsInOrderAndReadsAfterAPosition) {
+TEST_P(OutboxTest, AppendsInOrderAndReadsAfterAPosition) {
   absl::Time t = absl::FromUnixSeconds(1700000000);
   for (int64_t id = 1; id <= 5; ++id) {
     ASSERT_TRUE(db_->Transaction([&] {
@@ -55,7 +71,7 @@ TEST_F(OutboxTest, AppendsInOrderAndReadsAfterAPosition) {
   EXPECT_TRUE(outbox_->ReadAfter<UserEvent>(5, 10)->empty());
 }
 
-TEST_F(OutboxTest, SequenceAndTimeOfTheEventAreTheOutboxs) {
+TEST_P(OutboxTest, SequenceAndTimeOfTheEventAreTheOutboxs) {
   UserEvent event = Deleted(9);
   event.set_sequence(1234);
   ASSERT_TRUE(db_->Transaction([&] {
@@ -64,7 +80,7 @@ TEST_F(OutboxTest, SequenceAndTimeOfTheEventAreTheOutboxs) {
   EXPECT_EQ(outbox_->ReadAfter<UserEvent>(0, 10)->at(0).sequence(), 1);
 }
 
-TEST_F(OutboxTest, RolledBackChangeLeavesNoEvent) {
+TEST_P(OutboxTest, RolledBackChangeLeavesNoEvent) {
   absl::Status s = db_->Transaction([&]() -> absl::Status {
     absl::Status appended = outbox_->Append(Deleted(1), absl::Now()).status();
     if (!appended.ok()) return appended;
@@ -80,23 +96,18 @@ TEST_F(OutboxTest, RolledBackChangeLeavesNoEvent) {
   EXPECT_EQ(outbox_->ReadAfter<UserEvent>(0, 10)->size(), 1u);
 }
 
-TEST_F(OutboxTest, SurvivesReopening) {
+TEST_P(OutboxTest, SurvivesReopening) {
   ASSERT_TRUE(db_->Transaction([&] {
                    return outbox_->Append(Deleted(1), absl::Now()).status();
                  }).ok());
   outbox_.reset();
   db_.reset();
-  auto db = SqliteDatabase::Create(
-      path_, {"CREATE TABLE things (id INTEGER PRIMARY KEY)",
-              Outbox::kCreateTableSql});
-  ASSERT_TRUE(db.ok());
-  auto outbox = Outbox::Create(db->get());
-  ASSERT_TRUE(outbox.ok());
-  EXPECT_EQ((*outbox)->ReadAfter<UserEvent>(0, 10)->at(0).user_deleted().user_id(),
+  Open();
+  EXPECT_EQ(outbox_->ReadAfter<UserEvent>(0, 10)->at(0).user_deleted().user_id(),
             1);
 }
 
-TEST_F(OutboxTest, CorruptRowIsDataLossNamingTheSequence) {
+TEST_P(OutboxTest, CorruptRowIsDataLossNamingTheSequence) {
   ASSERT_TRUE(db_->Execute("INSERT INTO outbox (event_time_us, event_json) "
                            "VALUES (0, '{not json')")
                   .ok());
@@ -106,6 +117,9 @@ TEST_F(OutboxTest, CorruptRowIsDataLossNamingTheSequence) {
   EXPECT_NE(events.status().message().find("outbox event 1"),
             std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, OutboxTest, storage::AllBackends(),
+                         storage::BackendName);
 
 }  // namespace
 }  // namespace stubmesh::events

@@ -17,8 +17,10 @@
 
 ABSL_FLAG(int32_t, port, 50052, "gRPC port; 0 picks a free one.");
 ABSL_FLAG(std::string, db, "order_svc.db",
-          "SQLite database file (created if missing). Replicas of the "
-          "service may share it.");
+          "The service's database: a SQLite file (created if missing; also "
+          "sqlite:///abs/path) or a PostgreSQL URL "
+          "(postgresql://user@host:port/db). Replicas of the service may "
+          "share it.");
 ABSL_FLAG(std::string, user_service, "127.0.0.1:50051",
           "gRPC target of stubmesh.user.v1.UserService (host:port, "
           "ipv4:a:p,b:p, dns:///host:port, unix:path), with the mesh's "

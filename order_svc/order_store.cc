@@ -6,61 +6,96 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "storage/database_url.h"
 
 namespace stubmesh::order {
 namespace {
 
 using ::google::protobuf::util::TimeUtil;
-using ::stubmesh::storage::SqliteDatabase;
-using ::stubmesh::storage::SqliteStatement;
+using ::stubmesh::storage::SchemaMigrations;
+using ::stubmesh::storage::SqlDatabase;
+using ::stubmesh::storage::SqlDialect;
+using ::stubmesh::storage::SqlStatement;
 
-// Append-only: each entry runs once per database file (see SqliteDatabase).
-const std::vector<std::string>& Migrations() {
-  static const auto* migrations = new std::vector<std::string>{
-      R"sql(
-        CREATE TABLE orders (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          user_id INTEGER NOT NULL,
-          total_cents INTEGER NOT NULL,
-          status INTEGER NOT NULL,
-          request_id TEXT UNIQUE,
-          create_time_us INTEGER NOT NULL
-        );
-        CREATE INDEX orders_by_user ON orders (user_id, id);
-        CREATE TABLE order_items (
-          order_id INTEGER NOT NULL REFERENCES orders (id),
-          position INTEGER NOT NULL,
-          sku TEXT NOT NULL,
-          quantity INTEGER NOT NULL,
-          unit_price_cents INTEGER NOT NULL,
-          PRIMARY KEY (order_id, position)
-        ) WITHOUT ROWID;
-      )sql",
-      events::Outbox::kCreateTableSql,
-      // The saga's state, written by ApplyUserEvent in one transaction with
-      // its effect: the users known deleted, how far each event source has
-      // been applied, and an audit line per applied event. The audit has no
-      // unique key on purpose: an event applied twice would show as two
-      // lines rather than be hidden by a constraint.
-      R"sql(
-        CREATE TABLE deleted_users (
-          user_id INTEGER PRIMARY KEY,
-          deleted_at_sequence INTEGER NOT NULL
-        );
-        CREATE TABLE consumer_positions (
-          source TEXT PRIMARY KEY,
-          sequence INTEGER NOT NULL
-        );
-        CREATE TABLE applied_events (
-          source TEXT NOT NULL,
-          sequence INTEGER NOT NULL,
-          kind TEXT NOT NULL,
-          applied_time_us INTEGER NOT NULL
-        );
-        CREATE INDEX orders_open_by_user ON orders (user_id) WHERE status = 1;
-      )sql",
+// The saga's state, written by ApplyUserEvent in one transaction with its
+// effect: the users known deleted, how far each event source has been
+// applied, and an audit line per applied event. The audit has no unique key
+// on purpose: an event applied twice would show as two lines rather than be
+// hidden by a constraint. Same tables on both backends, except for types.
+std::string SagaTablesSql(absl::string_view integer) {
+  return absl::StrCat(R"sql(
+    CREATE TABLE deleted_users (
+      user_id )sql", integer, R"sql( PRIMARY KEY,
+      deleted_at_sequence )sql", integer, R"sql( NOT NULL
+    );
+    CREATE TABLE consumer_positions (
+      source TEXT PRIMARY KEY,
+      sequence )sql", integer, R"sql( NOT NULL
+    );
+    CREATE TABLE applied_events (
+      source TEXT NOT NULL,
+      sequence )sql", integer, R"sql( NOT NULL,
+      kind TEXT NOT NULL,
+      applied_time_us )sql", integer, R"sql( NOT NULL
+    );
+    CREATE INDEX orders_open_by_user ON orders (user_id) WHERE status = 1;
+  )sql");
+}
+
+// Append-only lists: each entry runs once per database (see SqlDatabase).
+const SchemaMigrations& Schema() {
+  static const auto* schema = new SchemaMigrations{
+      "stubmesh_orders",
+      /*sqlite=*/
+      {
+          R"sql(
+            CREATE TABLE orders (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              user_id INTEGER NOT NULL,
+              total_cents INTEGER NOT NULL,
+              status INTEGER NOT NULL,
+              request_id TEXT UNIQUE,
+              create_time_us INTEGER NOT NULL
+            );
+            CREATE INDEX orders_by_user ON orders (user_id, id);
+            CREATE TABLE order_items (
+              order_id INTEGER NOT NULL REFERENCES orders (id),
+              position INTEGER NOT NULL,
+              sku TEXT NOT NULL,
+              quantity INTEGER NOT NULL,
+              unit_price_cents INTEGER NOT NULL,
+              PRIMARY KEY (order_id, position)
+            ) WITHOUT ROWID;
+          )sql",
+          events::Outbox::CreateTableSql(SqlDialect::kSqlite),
+          SagaTablesSql("INTEGER"),
+      },
+      /*postgresql=*/
+      {
+          R"sql(
+            CREATE TABLE orders (
+              id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+              user_id BIGINT NOT NULL,
+              total_cents BIGINT NOT NULL,
+              status BIGINT NOT NULL,
+              request_id TEXT UNIQUE,
+              create_time_us BIGINT NOT NULL
+            );
+            CREATE INDEX orders_by_user ON orders (user_id, id);
+            CREATE TABLE order_items (
+              order_id BIGINT NOT NULL REFERENCES orders (id),
+              position BIGINT NOT NULL,
+              sku TEXT NOT NULL,
+              quantity BIGINT NOT NULL,
+              unit_price_cents BIGINT NOT NULL,
+              PRIMARY KEY (order_id, position)
+            );
+          )sql",
+          events::Outbox::CreateTableSql(SqlDialect::kPostgresql),
+          SagaTablesSql("BIGINT"),
+      },
   };
-  return *migrations;
+  return *schema;
 }
 
 constexpr absl::string_view kColumns =
@@ -69,56 +104,57 @@ constexpr absl::string_view kColumns =
 }  // namespace
 
 struct OrderStore::Statements {
-  SqliteStatement get;
-  SqliteStatement get_by_request_id;
-  SqliteStatement items;
-  SqliteStatement insert;
-  SqliteStatement insert_item;
-  SqliteStatement list_all;
-  SqliteStatement list_by_user;
-  SqliteStatement is_user_deleted;
-  SqliteStatement position;
-  SqliteStatement set_position;
-  SqliteStatement record_applied;
-  SqliteStatement mark_user_deleted;
-  SqliteStatement open_orders_of_user;
-  SqliteStatement cancel_order;
+  std::unique_ptr<SqlStatement> get;
+  std::unique_ptr<SqlStatement> get_by_request_id;
+  std::unique_ptr<SqlStatement> items;
+  std::unique_ptr<SqlStatement> insert;
+  std::unique_ptr<SqlStatement> insert_item;
+  std::unique_ptr<SqlStatement> list_all;
+  std::unique_ptr<SqlStatement> list_by_user;
+  std::unique_ptr<SqlStatement> is_user_deleted;
+  std::unique_ptr<SqlStatement> position;
+  std::unique_ptr<SqlStatement> set_position;
+  std::unique_ptr<SqlStatement> record_applied;
+  std::unique_ptr<SqlStatement> mark_user_deleted;
+  std::unique_ptr<SqlStatement> open_orders_of_user;
+  std::unique_ptr<SqlStatement> cancel_order;
 };
 
 absl::StatusOr<std::unique_ptr<OrderStore>> OrderStore::Create(
-    const std::string& path) {
-  absl::StatusOr<std::unique_ptr<SqliteDatabase>> db =
-      SqliteDatabase::Create(path, Migrations());
+    const std::string& url) {
+  absl::StatusOr<std::unique_ptr<SqlDatabase>> db =
+      storage::OpenDatabase(url, Schema());
   if (!db.ok()) return db.status();
   std::vector<std::string> sql = {
-      absl::StrCat("SELECT ", kColumns, " FROM orders WHERE id = ?"),
-      absl::StrCat("SELECT ", kColumns, " FROM orders WHERE request_id = ?"),
+      absl::StrCat("SELECT ", kColumns, " FROM orders WHERE id = $1"),
+      absl::StrCat("SELECT ", kColumns, " FROM orders WHERE request_id = $1"),
       "SELECT sku, quantity, unit_price_cents FROM order_items "
-      "WHERE order_id = ? ORDER BY position",
+      "WHERE order_id = $1 ORDER BY position",
       "INSERT INTO orders (user_id, total_cents, status, request_id, "
-      "create_time_us) VALUES (?, ?, ?, ?, ?)",
+      "create_time_us) VALUES ($1, $2, $3, $4, $5) RETURNING id",
       "INSERT INTO order_items (order_id, position, sku, quantity, "
-      "unit_price_cents) VALUES (?, ?, ?, ?, ?)",
+      "unit_price_cents) VALUES ($1, $2, $3, $4, $5)",
       absl::StrCat("SELECT ", kColumns,
-                   " FROM orders WHERE id > ? ORDER BY id LIMIT ?"),
+                   " FROM orders WHERE id > $1 ORDER BY id LIMIT $2"),
       absl::StrCat("SELECT ", kColumns,
-                   " FROM orders WHERE user_id = ? AND id > ? "
-                   "ORDER BY id LIMIT ?"),
-      "SELECT 1 FROM deleted_users WHERE user_id = ?",
-      "SELECT sequence FROM consumer_positions WHERE source = ?",
-      "INSERT INTO consumer_positions (source, sequence) VALUES (?, ?) "
+                   " FROM orders WHERE user_id = $1 AND id > $2 "
+                   "ORDER BY id LIMIT $3"),
+      "SELECT 1 FROM deleted_users WHERE user_id = $1",
+      "SELECT sequence FROM consumer_positions WHERE source = $1",
+      "INSERT INTO consumer_positions (source, sequence) VALUES ($1, $2) "
       "ON CONFLICT (source) DO UPDATE SET sequence = excluded.sequence",
       "INSERT INTO applied_events (source, sequence, kind, applied_time_us) "
-      "VALUES (?, ?, ?, ?)",
-      "INSERT OR IGNORE INTO deleted_users (user_id, deleted_at_sequence) "
-      "VALUES (?, ?)",
-      "SELECT id FROM orders WHERE user_id = ? AND status = 1 ORDER BY id",
-      "UPDATE orders SET status = 2 WHERE id = ? AND status = 1",
+      "VALUES ($1, $2, $3, $4)",
+      "INSERT INTO deleted_users (user_id, deleted_at_sequence) "
+      "VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING",
+      "SELECT id FROM orders WHERE user_id = $1 AND status = 1 ORDER BY id",
+      "UPDATE orders SET status = 2 WHERE id = $1 AND status = 1",
   };
-  absl::StatusOr<std::vector<SqliteStatement>> prepared =
-      (*db)->PrepareAll(sql);
+
+  absl::StatusOr<std::vector<std::unique_ptr<SqlStatement>>> prepared =
+      (*db)->PrepareStatements(sql);
   if (!prepared.ok()) return prepared.status();
-  std::vector<SqliteStatement>& p = *prepared;
+  std::vector<std::unique_ptr<SqlStatement>>& p = *prepared;
   auto statements = std::unique_ptr<Statements>(new Statements{
       std::move(p[0]), std::move(p[1]), std::move(p[2]), std::move(p[3]),
       std::move(p[4]), std::move(p[5]), std::move(p[6]), std::move(p[7]),
@@ -131,7 +167,7 @@ absl::StatusOr<std::unique_ptr<OrderStore>> OrderStore::Create(
       *std::move(db), std::move(statements), *std::move(outbox)));
 }
 
-OrderStore::OrderStore(std::unique_ptr<SqliteDatabase> db,
+OrderStore::OrderStore(std::unique_ptr<SqlDatabase> db,
                        std::unique_ptr<Statements> statements,
                        std::unique_ptr<events::Outbox> outbox)
     : db_(std::move(db)),
@@ -146,7 +182,7 @@ OrderStore::~OrderStore() {
   db_.reset();
 }
 
-absl::StatusOr<Order> OrderStore::ReadOrderLocked(const SqliteStatement& row) {
+absl::StatusOr<Order> OrderStore::ReadOrderLocked(const SqlStatement& row) {
   Order order;
   order.set_id(row.ColumnInt64(0));
   order.set_user_id(row.ColumnInt64(1));
@@ -154,7 +190,7 @@ absl::StatusOr<Order> OrderStore::ReadOrderLocked(const SqliteStatement& row) {
   order.set_status(static_cast<v1::OrderStatus>(row.ColumnInt64(3)));
   *order.mutable_create_time() =
       TimeUtil::MicrosecondsToTimestamp(row.ColumnInt64(4));
-  SqliteStatement& items = statements_->items;
+  SqlStatement& items = *statements_->items;
   items.Reset();
   items.BindInt64(1, order.id());
   while (true) {
@@ -172,7 +208,7 @@ absl::StatusOr<Order> OrderStore::ReadOrderLocked(const SqliteStatement& row) {
 
 absl::StatusOr<Order> OrderStore::Get(int64_t id) {
   absl::MutexLock lock(&mu_);
-  SqliteStatement& get = statements_->get;
+  SqlStatement& get = *statements_->get;
   get.Reset();
   get.BindInt64(1, id);
   absl::StatusOr<bool> row = get.Step();
@@ -185,7 +221,7 @@ absl::StatusOr<Order> OrderStore::Get(int64_t id) {
 
 absl::StatusOr<std::optional<Order>> OrderStore::FindByRequestIdLocked(
     absl::string_view request_id) {
-  SqliteStatement& seen = statements_->get_by_request_id;
+  SqlStatement& seen = *statements_->get_by_request_id;
   seen.Reset();
   seen.BindText(1, request_id);
   absl::StatusOr<bool> row = seen.Step();
@@ -217,7 +253,7 @@ absl::StatusOr<Order> OrderStore::Create(const Order& order,
         return absl::OkStatus();
       }
     }
-    SqliteStatement& deleted = statements_->is_user_deleted;
+    SqlStatement& deleted = *statements_->is_user_deleted;
     deleted.Reset();
     deleted.BindInt64(1, order.user_id());
     absl::StatusOr<bool> is_deleted = deleted.Step();
@@ -228,7 +264,7 @@ absl::StatusOr<Order> OrderStore::Create(const Order& order,
           "order.user_id: user ", order.user_id(), " was deleted"));
     }
     int64_t now = absl::ToUnixMicros(absl::Now());
-    SqliteStatement& insert = statements_->insert;
+    SqlStatement& insert = *statements_->insert;
     insert.Reset();
     insert.BindInt64(1, order.user_id());
     insert.BindInt64(2, order.total());
@@ -239,14 +275,16 @@ absl::StatusOr<Order> OrderStore::Create(const Order& order,
       insert.BindText(4, request_id);
     }
     insert.BindInt64(5, now);
+    absl::StatusOr<bool> row = insert.Step();
+    if (!row.ok()) return row.status();
+    result = order;
+    result.set_id(insert.ColumnInt64(0));
     absl::Status inserted = insert.Run();
     insert.Reset();
     if (!inserted.ok()) return inserted;
-    result = order;
-    result.set_id(db_->LastInsertRowId());
     result.set_status(v1::ORDER_STATUS_OPEN);
     *result.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
-    SqliteStatement& insert_item = statements_->insert_item;
+    SqlStatement& insert_item = *statements_->insert_item;
     for (int i = 0; i < order.items_size(); ++i) {
       const v1::LineItem& item = order.items(i);
       insert_item.Reset();
@@ -284,7 +322,7 @@ absl::StatusOr<std::vector<OrderEvent>> OrderStore::ReadEvents(int64_t after,
 }
 
 absl::StatusOr<int64_t> OrderStore::PositionLocked(absl::string_view source) {
-  SqliteStatement& position = statements_->position;
+  SqlStatement& position = *statements_->position;
   position.Reset();
   position.BindText(1, source);
   absl::StatusOr<bool> row = position.Step();
@@ -322,7 +360,7 @@ absl::StatusOr<bool> OrderStore::ApplyUserEvent(absl::string_view source,
     } else if (event.has_user_updated()) {
       kind = "user_updated";
     }
-    SqliteStatement& record = statements_->record_applied;
+    SqlStatement& record = *statements_->record_applied;
     record.Reset();
     record.BindText(1, source);
     record.BindInt64(2, event.sequence());
@@ -331,7 +369,7 @@ absl::StatusOr<bool> OrderStore::ApplyUserEvent(absl::string_view source,
     absl::Status recorded = record.Run();
     record.Reset();
     if (!recorded.ok()) return recorded;
-    SqliteStatement& set_position = statements_->set_position;
+    SqlStatement& set_position = *statements_->set_position;
     set_position.Reset();
     set_position.BindText(1, source);
     set_position.BindInt64(2, event.sequence());
@@ -349,7 +387,7 @@ absl::StatusOr<bool> OrderStore::ApplyUserEvent(absl::string_view source,
 absl::Status OrderStore::CancelOrdersOfDeletedUserLocked(int64_t user_id,
                                                          int64_t sequence,
                                                          int64_t now) {
-  SqliteStatement& mark = statements_->mark_user_deleted;
+  SqlStatement& mark = *statements_->mark_user_deleted;
   mark.Reset();
   mark.BindInt64(1, user_id);
   mark.BindInt64(2, sequence);
@@ -358,7 +396,7 @@ absl::Status OrderStore::CancelOrdersOfDeletedUserLocked(int64_t user_id,
   if (!marked.ok()) return marked;
 
   std::vector<int64_t> open;
-  SqliteStatement& find = statements_->open_orders_of_user;
+  SqlStatement& find = *statements_->open_orders_of_user;
   find.Reset();
   find.BindInt64(1, user_id);
   while (true) {
@@ -373,7 +411,7 @@ absl::Status OrderStore::CancelOrdersOfDeletedUserLocked(int64_t user_id,
   find.Reset();
   const std::string reason = absl::StrCat("user ", user_id, " was deleted");
   for (int64_t order_id : open) {
-    SqliteStatement& cancel = statements_->cancel_order;
+    SqlStatement& cancel = *statements_->cancel_order;
     cancel.Reset();
     cancel.BindInt64(1, order_id);
     absl::Status done = cancel.Run();
@@ -393,8 +431,8 @@ absl::Status OrderStore::CancelOrdersOfDeletedUserLocked(int64_t user_id,
 absl::StatusOr<OrderPage> OrderStore::List(int64_t user_id,
                                            const storage::PageRequest& page) {
   absl::MutexLock lock(&mu_);
-  SqliteStatement& list =
-      user_id == 0 ? statements_->list_all : statements_->list_by_user;
+  SqlStatement& list =
+      user_id == 0 ? *statements_->list_all : *statements_->list_by_user;
   list.Reset();
   int next = 1;
   if (user_id != 0) list.BindInt64(next++, user_id);

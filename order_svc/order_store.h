@@ -1,8 +1,9 @@
 #ifndef STUBMESH_ORDER_SVC_ORDER_STORE_H_
 #define STUBMESH_ORDER_SVC_ORDER_STORE_H_
 
-// The order service's durable store: one SQLite file with orders and their
-// line items, owned by this service alone (replicas may share it).
+// The order service's durable store: orders and their line items in one
+// database owned by this service alone (replicas may share it): a SQLite
+// file or a PostgreSQL database, chosen by URL (storage/database_url.h).
 //
 // Every write returns only after it is committed (WAL, synchronous=FULL);
 // an order, its items and its OrderCreated event (events/outbox.h) are
@@ -34,7 +35,7 @@
 #include "events/commit_signal.h"
 #include "events/outbox.h"
 #include "storage/pagination.h"
-#include "storage/sqlite_database.h"
+#include "storage/sql_database.h"
 #include "stubmesh/order/v1/order_service.pb.h"
 #include "stubmesh/user/v1/user_service.pb.h"
 
@@ -51,8 +52,9 @@ struct OrderPage {
 
 class OrderStore {
  public:
+  // `url`: a database URL or a SQLite file path (see database_url.h).
   static absl::StatusOr<std::unique_ptr<OrderStore>> Create(
-      const std::string& path);
+      const std::string& url);
   ~OrderStore();
 
   // NOT_FOUND for an unknown id.
@@ -94,7 +96,7 @@ class OrderStore {
 
  private:
   struct Statements;
-  OrderStore(std::unique_ptr<storage::SqliteDatabase> db,
+  OrderStore(std::unique_ptr<storage::SqlDatabase> db,
              std::unique_ptr<Statements> statements,
              std::unique_ptr<events::Outbox> outbox);
 
@@ -107,13 +109,13 @@ class OrderStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Reads the order at the current row of `statement`, with its items.
-  absl::StatusOr<Order> ReadOrderLocked(const storage::SqliteStatement& row)
+  absl::StatusOr<Order> ReadOrderLocked(const storage::SqlStatement& row)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<Order>> FindByRequestIdLocked(
       absl::string_view request_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
-  std::unique_ptr<storage::SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<storage::SqlDatabase> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<events::Outbox> outbox_ ABSL_GUARDED_BY(mu_);
   int64_t last_appended_ ABSL_GUARDED_BY(mu_) = 0;

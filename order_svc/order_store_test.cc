@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "storage/fresh_db_path.h"
+#include "storage/backend_test_databases.h"
 
 namespace stubmesh::order {
 namespace {
@@ -25,21 +25,24 @@ Order NewOrder(int64_t user_id, int32_t total, int items = 2) {
   return order;
 }
 
-class OrderStoreTest : public ::testing::Test {
+class OrderStoreTest : public ::testing::TestWithParam<storage::SqlDialect> {
  protected:
   void SetUp() override {
-    path_ = storage::FreshDbPath(
+    absl::StatusOr<std::string> url = storage::FreshDatabaseUrl(
+        GetParam(),
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(url.ok()) << url.status();
+    path_ = *url;
     auto store = OrderStore::Create(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
 
-  std::string path_;
+  std::string path_;  // the database's URL
   std::unique_ptr<OrderStore> store_;
 };
 
-TEST_F(OrderStoreTest, CreateThenGetWithItemsInOrder) {
+TEST_P(OrderStoreTest, CreateThenGetWithItemsInOrder) {
   absl::StatusOr<Order> created = store_->Create(NewOrder(7, 500, 3), "");
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_GT(created->id(), 0);
@@ -54,11 +57,11 @@ TEST_F(OrderStoreTest, CreateThenGetWithItemsInOrder) {
   EXPECT_EQ(got->total(), 500);
 }
 
-TEST_F(OrderStoreTest, UnknownIdIsNotFound) {
+TEST_P(OrderStoreTest, UnknownIdIsNotFound) {
   EXPECT_EQ(store_->Get(99).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(OrderStoreTest, SameRequestIdReturnsTheFirstOrder) {
+TEST_P(OrderStoreTest, SameRequestIdReturnsTheFirstOrder) {
   Order first = *store_->Create(NewOrder(7, 500), "req-a");
   absl::StatusOr<Order> retry = store_->Create(NewOrder(8, 900), "req-a");
   ASSERT_TRUE(retry.ok()) << retry.status();
@@ -72,7 +75,7 @@ TEST_F(OrderStoreTest, SameRequestIdReturnsTheFirstOrder) {
   EXPECT_FALSE(store_->FindByRequestId("req-b")->has_value());
 }
 
-TEST_F(OrderStoreTest, ConcurrentRetriesCreateOneRow) {
+TEST_P(OrderStoreTest, ConcurrentRetriesCreateOneRow) {
   std::vector<int64_t> ids(8);
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
@@ -86,7 +89,7 @@ TEST_F(OrderStoreTest, ConcurrentRetriesCreateOneRow) {
   EXPECT_GT(ids[0], 0);
 }
 
-TEST_F(OrderStoreTest, ListByUserPages) {
+TEST_P(OrderStoreTest, ListByUserPages) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(store_->Create(NewOrder(1, 100), "").ok());
     ASSERT_TRUE(store_->Create(NewOrder(2, 100), "").ok());
@@ -113,7 +116,7 @@ TEST_F(OrderStoreTest, ListByUserPages) {
   EXPECT_TRUE(store_->List(3, {})->orders.empty());
 }
 
-TEST_F(OrderStoreTest, RowsSurviveReopening) {
+TEST_P(OrderStoreTest, RowsSurviveReopening) {
   Order first = *store_->Create(NewOrder(7, 500), "r1");
   store_.reset();
   auto reopened = OrderStore::Create(path_);
@@ -131,7 +134,7 @@ UserEvent UserDeletedEvent(int64_t sequence, int64_t user_id) {
   return event;
 }
 
-TEST_F(OrderStoreTest, CreatedOrderHasItsEvent) {
+TEST_P(OrderStoreTest, CreatedOrderHasItsEvent) {
   Order order = *store_->Create(NewOrder(7, 500), "r1");
   ASSERT_TRUE(store_->Create(NewOrder(7, 500), "r1").ok());  // a retry
   std::vector<OrderEvent> events = *store_->ReadEvents(0, 10);
@@ -141,7 +144,7 @@ TEST_F(OrderStoreTest, CreatedOrderHasItsEvent) {
             order.SerializeAsString());
 }
 
-TEST_F(OrderStoreTest, UserDeletedCancelsOnlyThatUsersOpenOrders) {
+TEST_P(OrderStoreTest, UserDeletedCancelsOnlyThatUsersOpenOrders) {
   Order a1 = *store_->Create(NewOrder(7, 100), "");
   Order b1 = *store_->Create(NewOrder(8, 200), "");
   Order a2 = *store_->Create(NewOrder(7, 300), "");
@@ -167,7 +170,7 @@ TEST_F(OrderStoreTest, UserDeletedCancelsOnlyThatUsersOpenOrders) {
   EXPECT_EQ(cancelled, (std::set<int64_t>{a1.id(), a2.id()}));
 }
 
-TEST_F(OrderStoreTest, AnEventDeliveredAgainIsNotAppliedAgain) {
+TEST_P(OrderStoreTest, AnEventDeliveredAgainIsNotAppliedAgain) {
   ASSERT_TRUE(store_->Create(NewOrder(7, 100), "").ok());
   ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(5, 7)));
   ASSERT_TRUE(store_->Create(NewOrder(8, 100), "").ok());
@@ -185,7 +188,7 @@ TEST_F(OrderStoreTest, AnEventDeliveredAgainIsNotAppliedAgain) {
   EXPECT_EQ(cancelled, 1);
 }
 
-TEST_F(OrderStoreTest, OrdersForADeletedUserAreRefusedNamingTheField) {
+TEST_P(OrderStoreTest, OrdersForADeletedUserAreRefusedNamingTheField) {
   ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(1, 7)));
   absl::StatusOr<Order> refused = store_->Create(NewOrder(7, 100), "r1");
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -196,7 +199,7 @@ TEST_F(OrderStoreTest, OrdersForADeletedUserAreRefusedNamingTheField) {
   EXPECT_TRUE(store_->Create(NewOrder(8, 100), "r1").ok());
 }
 
-TEST_F(OrderStoreTest, OtherEventKindsOnlyMoveThePosition) {
+TEST_P(OrderStoreTest, OtherEventKindsOnlyMoveThePosition) {
   UserEvent created;
   created.set_sequence(1);
   created.mutable_user_created()->mutable_user()->set_id(7);
@@ -205,7 +208,7 @@ TEST_F(OrderStoreTest, OtherEventKindsOnlyMoveThePosition) {
   EXPECT_TRUE(store_->Create(NewOrder(7, 100), "").ok());
 }
 
-TEST_F(OrderStoreTest, PositionAndCancellationsSurviveReopening) {
+TEST_P(OrderStoreTest, PositionAndCancellationsSurviveReopening) {
   Order order = *store_->Create(NewOrder(7, 100), "");
   ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(9, 7)));
   store_.reset();
@@ -217,7 +220,7 @@ TEST_F(OrderStoreTest, PositionAndCancellationsSurviveReopening) {
   EXPECT_FALSE(*(*reopened)->ApplyUserEvent(kUsers, UserDeletedEvent(9, 7)));
 }
 
-TEST_F(OrderStoreTest, TwoStoresOnOneFileApplyEachEventOnce) {
+TEST_P(OrderStoreTest, TwoStoresOnOneFileApplyEachEventOnce) {
   // Two replicas sharing the database, both fed the whole stream.
   auto other = OrderStore::Create(path_);
   ASSERT_TRUE(other.ok()) << other.status();
@@ -245,6 +248,9 @@ TEST_F(OrderStoreTest, TwoStoresOnOneFileApplyEachEventOnce) {
   }
   EXPECT_EQ(cancelled, 50);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, OrderStoreTest, storage::AllBackends(),
+                         storage::BackendName);
 
 }  // namespace
 }  // namespace stubmesh::order

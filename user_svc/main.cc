@@ -13,8 +13,10 @@
 
 ABSL_FLAG(int32_t, port, 50051, "gRPC port; 0 picks a free one.");
 ABSL_FLAG(std::string, db, "user_svc.db",
-          "SQLite database file (created if missing). Replicas of the "
-          "service may share it.");
+          "The service's database: a SQLite file (created if missing; also "
+          "sqlite:///abs/path) or a PostgreSQL URL "
+          "(postgresql://user@host:port/db). Replicas of the service may "
+          "share it.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(

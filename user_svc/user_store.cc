@@ -6,39 +6,63 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
+#include "storage/database_url.h"
 
 namespace stubmesh::user {
 namespace {
 
 using ::google::protobuf::util::TimeUtil;
-using ::stubmesh::storage::SqliteDatabase;
-using ::stubmesh::storage::SqliteStatement;
+using ::stubmesh::storage::SchemaMigrations;
+using ::stubmesh::storage::SqlDatabase;
+using ::stubmesh::storage::SqlDialect;
+using ::stubmesh::storage::SqlStatement;
 
-// Append-only: each entry runs once per database file (see SqliteDatabase).
-const std::vector<std::string>& Migrations() {
-  static const auto* migrations = new std::vector<std::string>{
-      R"sql(
-        CREATE TABLE users (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          name TEXT NOT NULL,
-          email TEXT NOT NULL,
-          request_id TEXT UNIQUE,
-          create_time_us INTEGER NOT NULL,
-          update_time_us INTEGER NOT NULL,
-          delete_time_us INTEGER
-        );
-        CREATE UNIQUE INDEX users_live_email
-          ON users (email COLLATE NOCASE) WHERE delete_time_us IS NULL;
-      )sql",
-      events::Outbox::kCreateTableSql,
+// Append-only lists: each entry runs once per database (see SqlDatabase).
+const SchemaMigrations& Schema() {
+  static const auto* schema = new SchemaMigrations{
+      "stubmesh_users",
+      /*sqlite=*/
+      {
+          R"sql(
+            CREATE TABLE users (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              name TEXT NOT NULL,
+              email TEXT NOT NULL,
+              request_id TEXT UNIQUE,
+              create_time_us INTEGER NOT NULL,
+              update_time_us INTEGER NOT NULL,
+              delete_time_us INTEGER
+            );
+            CREATE UNIQUE INDEX users_live_email
+              ON users (email COLLATE NOCASE) WHERE delete_time_us IS NULL;
+          )sql",
+          events::Outbox::CreateTableSql(SqlDialect::kSqlite),
+      },
+      /*postgresql=*/
+      {
+          R"sql(
+            CREATE TABLE users (
+              id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+              name TEXT NOT NULL,
+              email TEXT NOT NULL,
+              request_id TEXT UNIQUE,
+              create_time_us BIGINT NOT NULL,
+              update_time_us BIGINT NOT NULL,
+              delete_time_us BIGINT
+            );
+            CREATE UNIQUE INDEX users_live_email
+              ON users (lower(email)) WHERE delete_time_us IS NULL;
+          )sql",
+          events::Outbox::CreateTableSql(SqlDialect::kPostgresql),
+      },
   };
-  return *migrations;
+  return *schema;
 }
 
 constexpr absl::string_view kColumns =
     "id, name, email, create_time_us, update_time_us";
 
-User ReadUser(const SqliteStatement& row) {
+User ReadUser(const SqlStatement& row) {
   User user;
   user.set_id(row.ColumnInt64(0));
   user.set_name(row.ColumnText(1));
@@ -63,36 +87,37 @@ absl::Status UserNotFound(int64_t id) {
 }  // namespace
 
 struct UserStore::Statements {
-  SqliteStatement get;
-  SqliteStatement get_by_request_id;
-  SqliteStatement insert;
-  SqliteStatement list;
-  SqliteStatement update;
-  SqliteStatement soft_delete;
+  std::unique_ptr<SqlStatement> get;
+  std::unique_ptr<SqlStatement> get_by_request_id;
+  std::unique_ptr<SqlStatement> insert;
+  std::unique_ptr<SqlStatement> list;
+  std::unique_ptr<SqlStatement> update;
+  std::unique_ptr<SqlStatement> soft_delete;
 };
 
 absl::StatusOr<std::unique_ptr<UserStore>> UserStore::Create(
-    const std::string& path) {
-  absl::StatusOr<std::unique_ptr<SqliteDatabase>> db =
-      SqliteDatabase::Create(path, Migrations());
+    const std::string& url) {
+  absl::StatusOr<std::unique_ptr<SqlDatabase>> db =
+      storage::OpenDatabase(url, Schema());
   if (!db.ok()) return db.status();
   std::vector<std::string> sql = {
       absl::StrCat("SELECT ", kColumns,
-                   " FROM users WHERE id = ? AND delete_time_us IS NULL"),
-      absl::StrCat("SELECT ", kColumns, " FROM users WHERE request_id = ?"),
+                   " FROM users WHERE id = $1 AND delete_time_us IS NULL"),
+      absl::StrCat("SELECT ", kColumns, " FROM users WHERE request_id = $1"),
       "INSERT INTO users (name, email, request_id, create_time_us, "
-      "update_time_us) VALUES (?, ?, ?, ?, ?)",
+      "update_time_us) VALUES ($1, $2, $3, $4, $5) RETURNING id",
       absl::StrCat("SELECT ", kColumns,
-                   " FROM users WHERE id > ? AND delete_time_us IS NULL "
-                   "ORDER BY id LIMIT ?"),
-      "UPDATE users SET name = ?, email = ?, update_time_us = ? WHERE id = ?",
-      "UPDATE users SET delete_time_us = ? "
-      "WHERE id = ? AND delete_time_us IS NULL",
+                   " FROM users WHERE id > $1 AND delete_time_us IS NULL "
+                   "ORDER BY id LIMIT $2"),
+      "UPDATE users SET name = $1, email = $2, update_time_us = $3 "
+      "WHERE id = $4",
+      "UPDATE users SET delete_time_us = $1 "
+      "WHERE id = $2 AND delete_time_us IS NULL",
   };
-  absl::StatusOr<std::vector<SqliteStatement>> prepared =
-      (*db)->PrepareAll(sql);
+  absl::StatusOr<std::vector<std::unique_ptr<SqlStatement>>> prepared =
+      (*db)->PrepareStatements(sql);
   if (!prepared.ok()) return prepared.status();
-  std::vector<SqliteStatement>& p = *prepared;
+  std::vector<std::unique_ptr<SqlStatement>>& p = *prepared;
   absl::StatusOr<std::unique_ptr<events::Outbox>> outbox =
       events::Outbox::Create(db->get());
   if (!outbox.ok()) return outbox.status();
@@ -103,7 +128,7 @@ absl::StatusOr<std::unique_ptr<UserStore>> UserStore::Create(
       new UserStore(*std::move(db), std::move(statements), *std::move(outbox)));
 }
 
-UserStore::UserStore(std::unique_ptr<SqliteDatabase> db,
+UserStore::UserStore(std::unique_ptr<SqlDatabase> db,
                      std::unique_ptr<Statements> statements,
                      std::unique_ptr<events::Outbox> outbox)
     : db_(std::move(db)),
@@ -119,7 +144,7 @@ UserStore::~UserStore() {
 }
 
 absl::StatusOr<User> UserStore::GetLocked(int64_t id) {
-  SqliteStatement& get = statements_->get;
+  SqlStatement& get = *statements_->get;
   get.Reset();
   get.BindInt64(1, id);
   absl::StatusOr<bool> row = get.Step();
@@ -141,7 +166,7 @@ absl::StatusOr<User> UserStore::Create(const User& user,
   User result;
   absl::Status s = db_->Transaction([&]() -> absl::Status {
     if (!request_id.empty()) {
-      SqliteStatement& seen = statements_->get_by_request_id;
+      SqlStatement& seen = *statements_->get_by_request_id;
       seen.Reset();
       seen.BindText(1, request_id);
       absl::StatusOr<bool> row = seen.Step();
@@ -153,7 +178,7 @@ absl::StatusOr<User> UserStore::Create(const User& user,
       }
     }
     int64_t now = absl::ToUnixMicros(absl::Now());
-    SqliteStatement& insert = statements_->insert;
+    SqlStatement& insert = *statements_->insert;
     insert.Reset();
     insert.BindText(1, user.name());
     insert.BindText(2, user.email());
@@ -164,13 +189,15 @@ absl::StatusOr<User> UserStore::Create(const User& user,
     }
     insert.BindInt64(4, now);
     insert.BindInt64(5, now);
-    absl::Status inserted = insert.Run();
-    insert.Reset();
+    absl::StatusOr<bool> row = insert.Step();
     // The request id was checked under the write lock, so the only unique
     // key left to collide is the live email.
-    if (absl::IsAlreadyExists(inserted)) return EmailTaken(user.email());
+    if (absl::IsAlreadyExists(row.status())) return EmailTaken(user.email());
+    if (!row.ok()) return row.status();
+    result.set_id(insert.ColumnInt64(0));
+    absl::Status inserted = insert.Run();
+    insert.Reset();
     if (!inserted.ok()) return inserted;
-    result.set_id(db_->LastInsertRowId());
     result.set_name(user.name());
     result.set_email(user.email());
     *result.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(now);
@@ -186,7 +213,7 @@ absl::StatusOr<User> UserStore::Create(const User& user,
 
 absl::StatusOr<UserPage> UserStore::List(const storage::PageRequest& page) {
   absl::MutexLock lock(&mu_);
-  SqliteStatement& list = statements_->list;
+  SqlStatement& list = *statements_->list;
   list.Reset();
   list.BindInt64(1, page.after_id);
   list.BindInt64(2, static_cast<int64_t>(page.limit) + 1);
@@ -216,7 +243,7 @@ absl::StatusOr<User> UserStore::Update(int64_t id, const UserChanges& changes) {
     if (changes.email) result.set_email(*changes.email);
     int64_t now = absl::ToUnixMicros(absl::Now());
     *result.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(now);
-    SqliteStatement& update = statements_->update;
+    SqlStatement& update = *statements_->update;
     update.Reset();
     update.BindText(1, result.name());
     update.BindText(2, result.email());
@@ -239,7 +266,7 @@ absl::Status UserStore::Delete(int64_t id) {
   absl::MutexLock lock(&mu_);
   absl::Status deleted = db_->Transaction([&]() -> absl::Status {
     int64_t now = absl::ToUnixMicros(absl::Now());
-    SqliteStatement& soft_delete = statements_->soft_delete;
+    SqlStatement& soft_delete = *statements_->soft_delete;
     soft_delete.Reset();
     soft_delete.BindInt64(1, now);
     soft_delete.BindInt64(2, id);

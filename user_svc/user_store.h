@@ -1,8 +1,9 @@
 #ifndef STUBMESH_USER_SVC_USER_STORE_H_
 #define STUBMESH_USER_SVC_USER_STORE_H_
 
-// The user service's durable store: one SQLite file, owned by this service
-// alone (replicas of the service may share it).
+// The user service's durable store: one database, owned by this service
+// alone (replicas of the service may share it): a SQLite file or a
+// PostgreSQL database, chosen by URL (storage/database_url.h).
 //
 // Every method that writes returns only after the change is committed
 // (WAL, synchronous=FULL), and writes its event (UserCreated, UserUpdated,
@@ -11,11 +12,14 @@
 // Deletion is soft: the row stays with a delete
 // time, reads treat it as absent, and its email is free again.
 //
+// Emails are unique among live users case-insensitively: ASCII case on
+// SQLite (COLLATE NOCASE), lower() of the server's locale on PostgreSQL.
+//
 // Thread-safety: all methods are thread-safe (one connection behind a mutex).
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<UserStore>> store =
-//       UserStore::Create("/var/lib/stubmesh/users.db");
+//       UserStore::Create("sqlite:///var/lib/stubmesh/users.db");
 //   User ada;
 //   ada.set_name("Ada");
 //   ada.set_email("ada@example.com");
@@ -34,7 +38,7 @@
 #include "events/commit_signal.h"
 #include "events/outbox.h"
 #include "storage/pagination.h"
-#include "storage/sqlite_database.h"
+#include "storage/sql_database.h"
 #include "stubmesh/user/v1/user_service.pb.h"
 
 namespace stubmesh::user {
@@ -55,8 +59,9 @@ struct UserPage {
 
 class UserStore {
  public:
+  // `url`: a database URL or a SQLite file path (see database_url.h).
   static absl::StatusOr<std::unique_ptr<UserStore>> Create(
-      const std::string& path);
+      const std::string& url);
   ~UserStore();
 
   // NOT_FOUND for an unknown or deleted id.
@@ -87,7 +92,7 @@ class UserStore {
 
  private:
   struct Statements;
-  UserStore(std::unique_ptr<storage::SqliteDatabase> db,
+  UserStore(std::unique_ptr<storage::SqlDatabase> db,
             std::unique_ptr<Statements> statements,
             std::unique_ptr<events::Outbox> outbox);
 
@@ -99,7 +104,7 @@ class UserStore {
   void SignalCommitted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
-  std::unique_ptr<storage::SqliteDatabase> db_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<storage::SqlDatabase> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<events::Outbox> outbox_ ABSL_GUARDED_BY(mu_);
   int64_t last_appended_ ABSL_GUARDED_BY(mu_) = 0;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "storage/fresh_db_path.h"
+#include "storage/backend_test_databases.h"
 
 namespace stubmesh::user {
 namespace {
@@ -19,21 +19,24 @@ User NewUser(const std::string& name, const std::string& email) {
   return user;
 }
 
-class UserStoreTest : public ::testing::Test {
+class UserStoreTest : public ::testing::TestWithParam<storage::SqlDialect> {
  protected:
   void SetUp() override {
-    path_ = storage::FreshDbPath(
+    absl::StatusOr<std::string> url = storage::FreshDatabaseUrl(
+        GetParam(),
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    ASSERT_TRUE(url.ok()) << url.status();
+    path_ = *url;
     auto store = UserStore::Create(path_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }
 
-  std::string path_;
+  std::string path_;  // the database's URL
   std::unique_ptr<UserStore> store_;
 };
 
-TEST_F(UserStoreTest, CreateThenGet) {
+TEST_P(UserStoreTest, CreateThenGet) {
   absl::StatusOr<User> created =
       store_->Create(NewUser("Ada", "ada@example.com"), "");
   ASSERT_TRUE(created.ok()) << created.status();
@@ -46,11 +49,11 @@ TEST_F(UserStoreTest, CreateThenGet) {
   EXPECT_EQ(got->SerializeAsString(), created->SerializeAsString());
 }
 
-TEST_F(UserStoreTest, UnknownIdIsNotFound) {
+TEST_P(UserStoreTest, UnknownIdIsNotFound) {
   EXPECT_EQ(store_->Get(12345).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(UserStoreTest, DuplicateEmailIgnoringCaseIsAlreadyExists) {
+TEST_P(UserStoreTest, DuplicateEmailIgnoringCaseIsAlreadyExists) {
   ASSERT_TRUE(store_->Create(NewUser("Ada", "ada@example.com"), "").ok());
   absl::StatusOr<User> again =
       store_->Create(NewUser("Ada 2", "ADA@Example.com"), "");
@@ -58,7 +61,7 @@ TEST_F(UserStoreTest, DuplicateEmailIgnoringCaseIsAlreadyExists) {
   EXPECT_NE(again.status().message().find("user.email"), std::string::npos);
 }
 
-TEST_F(UserStoreTest, SameRequestIdReturnsTheFirstUser) {
+TEST_P(UserStoreTest, SameRequestIdReturnsTheFirstUser) {
   absl::StatusOr<User> first =
       store_->Create(NewUser("Ada", "ada@example.com"), "req-1");
   ASSERT_TRUE(first.ok());
@@ -70,7 +73,7 @@ TEST_F(UserStoreTest, SameRequestIdReturnsTheFirstUser) {
   EXPECT_EQ(store_->List({})->users.size(), 1u);
 }
 
-TEST_F(UserStoreTest, ConcurrentRetriesCreateOneRow) {
+TEST_P(UserStoreTest, ConcurrentRetriesCreateOneRow) {
   std::vector<int64_t> ids(8);
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
@@ -86,7 +89,7 @@ TEST_F(UserStoreTest, ConcurrentRetriesCreateOneRow) {
   EXPECT_EQ(store_->List({})->users.size(), 1u);
 }
 
-TEST_F(UserStoreTest, ListPagesInIdOrder) {
+TEST_P(UserStoreTest, ListPagesInIdOrder) {
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(store_
                     ->Create(NewUser("u" + std::to_string(i),
@@ -111,7 +114,7 @@ TEST_F(UserStoreTest, ListPagesInIdOrder) {
   for (size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1], seen[i]);
 }
 
-TEST_F(UserStoreTest, ExactlyFullPageHasNoMore) {
+TEST_P(UserStoreTest, ExactlyFullPageHasNoMore) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(store_
                     ->Create(NewUser("u", "u" + std::to_string(i) + "@e.com"),
@@ -126,7 +129,7 @@ TEST_F(UserStoreTest, ExactlyFullPageHasNoMore) {
   EXPECT_FALSE(result->has_more);
 }
 
-TEST_F(UserStoreTest, UpdateChangesOnlyTheGivenFields) {
+TEST_P(UserStoreTest, UpdateChangesOnlyTheGivenFields) {
   User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "");
   UserChanges changes;
   changes.name = "Ada Lovelace";
@@ -138,7 +141,7 @@ TEST_F(UserStoreTest, UpdateChangesOnlyTheGivenFields) {
   EXPECT_GE(updated->update_time().seconds(), ada.update_time().seconds());
 }
 
-TEST_F(UserStoreTest, UpdateToTakenEmailIsAlreadyExists) {
+TEST_P(UserStoreTest, UpdateToTakenEmailIsAlreadyExists) {
   ASSERT_TRUE(store_->Create(NewUser("Ada", "ada@example.com"), "").ok());
   User bob = *store_->Create(NewUser("Bob", "bob@example.com"), "");
   UserChanges changes;
@@ -148,7 +151,7 @@ TEST_F(UserStoreTest, UpdateToTakenEmailIsAlreadyExists) {
   EXPECT_EQ(store_->Get(bob.id())->email(), "bob@example.com");
 }
 
-TEST_F(UserStoreTest, DeleteIsSoftAndFreesTheEmail) {
+TEST_P(UserStoreTest, DeleteIsSoftAndFreesTheEmail) {
   User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "");
   ASSERT_TRUE(store_->Delete(ada.id()).ok());
   EXPECT_EQ(store_->Get(ada.id()).status().code(), absl::StatusCode::kNotFound);
@@ -164,7 +167,7 @@ TEST_F(UserStoreTest, DeleteIsSoftAndFreesTheEmail) {
   EXPECT_NE(again->id(), ada.id());  // Ids are never reused.
 }
 
-TEST_F(UserStoreTest, RowsSurviveReopening) {
+TEST_P(UserStoreTest, RowsSurviveReopening) {
   User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "r1");
   store_.reset();
   auto reopened = UserStore::Create(path_);
@@ -175,7 +178,7 @@ TEST_F(UserStoreTest, RowsSurviveReopening) {
   EXPECT_EQ((*reopened)->Create(NewUser("B", "b@e.com"), "r1")->id(), ada.id());
 }
 
-TEST_F(UserStoreTest, EveryCommittedChangeHasItsEventInCommitOrder) {
+TEST_P(UserStoreTest, EveryCommittedChangeHasItsEventInCommitOrder) {
   User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "r1");
   UserChanges rename;
   rename.name = "Ada L.";
@@ -195,7 +198,7 @@ TEST_F(UserStoreTest, EveryCommittedChangeHasItsEventInCommitOrder) {
   EXPECT_GE((*events)[2].event_time().seconds(), ada.create_time().seconds());
 }
 
-TEST_F(UserStoreTest, WritesThatChangeNothingHaveNoEvent) {
+TEST_P(UserStoreTest, WritesThatChangeNothingHaveNoEvent) {
   User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "r1");
   // A retry, a refused duplicate, a refused update, a second delete.
   ASSERT_TRUE(store_->Create(NewUser("Ada", "ada@example.com"), "r1").ok());
@@ -214,7 +217,7 @@ TEST_F(UserStoreTest, WritesThatChangeNothingHaveNoEvent) {
   EXPECT_TRUE(events[2].has_user_deleted());
 }
 
-TEST_F(UserStoreTest, CommitWakesTheEventStreams) {
+TEST_P(UserStoreTest, CommitWakesTheEventStreams) {
   std::thread deleter([&] {
     User ada = *store_->Create(NewUser("Ada", "ada@example.com"), "");
     ASSERT_TRUE(store_->Delete(ada.id()).ok());
@@ -226,6 +229,9 @@ TEST_F(UserStoreTest, CommitWakesTheEventStreams) {
   deleter.join();
   EXPECT_TRUE(store_->ReadEvents(1, 10)->at(0).has_user_deleted());
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, UserStoreTest, storage::AllBackends(),
+                         storage::BackendName);
 
 }  // namespace
 }  // namespace stubmesh::user
