@@ -13,8 +13,12 @@ happens to them under kill -9 and under racing requests.
 - kill -9 of the user service after a deletion committed but before any
   consumer saw it: the event is delivered after the restart;
 - 1,000 concurrent CreateOrder/DeleteUser requests over the gateway, with two
-  order_svc replicas sharing one database: after quiescence no open order
-  belongs to a deleted user and every order's user has a row.
+  replicas of each service (each service's two sharing its database): after
+  quiescence no open order belongs to a deleted user and every order's user
+  has a row.
+
+SagaTest runs on SQLite files; PostgresSagaTest runs the same tests with each
+service's database on a real PostgreSQL server (postgres_server.py).
 
 Everything runs on 127.0.0.1; run with /usr/bin/python3.
 """
@@ -22,6 +26,7 @@ Everything runs on 127.0.0.1; run with /usr/bin/python3.
 import json
 import os
 import random
+import re
 import socket
 import sqlite3
 import sys
@@ -35,6 +40,7 @@ import grpc  # noqa: E402  Debian's python3-grpcio.
 import stubmesh_testlib as lib  # noqa: E402
 from gateway_e2e_test import descriptor_set, gateway_binary, http_request  # noqa: E402
 from generated_stubs_test import _generate_and_import  # noqa: E402
+from postgres_server import PostgresServer  # noqa: E402
 
 USERS = "stubmesh.user.v1.UserService"
 ORDERS = "stubmesh.order.v1.OrderService"
@@ -48,22 +54,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def query(db_path, sql, args=()):
+def sqlite_rows(db_path, sql, args=()):
     """Reads a service's SQLite file directly, as an operator would."""
     conn = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True, timeout=10)
     try:
         return conn.execute(sql, args).fetchall()
     finally:
         conn.close()
-
-
-def user_log_end(user_db):
-    return query(user_db, "SELECT COALESCE(MAX(sequence), 0) FROM outbox")[0][0]
-
-
-def order_position(order_db):
-    rows = query(order_db, "SELECT sequence FROM consumer_positions WHERE source = ?", (USERS,))
-    return rows[0][0] if rows else 0
 
 
 class SagaTest(unittest.TestCase):
@@ -80,11 +77,26 @@ class SagaTest(unittest.TestCase):
     def setUp(self):
         self.dir = os.path.join(self.tmp, self.id().rsplit(".", 1)[1])
         os.makedirs(self.dir, exist_ok=True)
-        self.user_db = os.path.join(self.dir, "users.db")
-        self.order_db = os.path.join(self.dir, "orders.db")
+        self.user_db = self.new_database("users")
+        self.order_db = self.new_database("orders")
         self.servers = []
         self.channels = []
         self.addCleanup(self._stop_everything)
+
+    # The backend: SQLite files here, PostgreSQL in the subclass.
+    def new_database(self, name):
+        return os.path.join(self.dir, name + ".db")
+
+    def rows(self, db, sql, args=()):
+        return sqlite_rows(db, sql, args)
+
+    def user_log_end(self):
+        return self.rows(self.user_db, "SELECT COALESCE(MAX(sequence), 0) FROM outbox")[0][0]
+
+    def order_position(self):
+        rows = self.rows(self.order_db,
+                         "SELECT sequence FROM consumer_positions WHERE source = ?", (USERS,))
+        return rows[0][0] if rows else 0
 
     def _stop_everything(self):
         for channel in self.channels:
@@ -163,8 +175,8 @@ class SagaTest(unittest.TestCase):
 
     def wait_converged(self):
         """Until the order service has applied every user event committed."""
-        end = user_log_end(self.user_db)
-        lib.wait_until(lambda: order_position(self.order_db) >= end, CONVERGE_TIMEOUT_S,
+        end = self.user_log_end()
+        lib.wait_until(lambda: self.order_position() >= end, CONVERGE_TIMEOUT_S,
                        "order_svc to apply user events up to %d" % end)
         return end
 
@@ -276,35 +288,35 @@ class SagaTest(unittest.TestCase):
             self.new_order(orders, user.id, n)
             user_ids.append(user.id)
         self.wait_converged()
-        first = order_position(self.order_db)
+        first = self.order_position()
         # A backlog: the order service is down while the users are deleted.
         self.assertEqual(order_svc.stop(), 0)
         for user_id in user_ids:
             users.DeleteUser(self.user_pb2.DeleteUserRequest(id=user_id), timeout=10)
-        end = user_log_end(self.user_db)
+        end = self.user_log_end()
         self.assertEqual(end, first + count)
 
         # Start it, let it apply part of the backlog, and kill -9 it.
         order_svc = self.start_order_svc(order_port, user_svc.address, name="order_svc-2")
-        lib.wait_until(lambda: order_position(self.order_db) > first, CONVERGE_TIMEOUT_S,
+        lib.wait_until(lambda: self.order_position() > first, CONVERGE_TIMEOUT_S,
                        "order_svc to start applying", interval_s=0.002)
         order_svc.kill()
-        at_kill = order_position(self.order_db)
+        at_kill = self.order_position()
         self.assertLess(at_kill, end, "the backlog was applied before the kill; make it longer")
 
         self.start_order_svc(order_port, user_svc.address, name="order_svc-3")
         self.wait_converged()
 
-        applied = query(self.order_db, "SELECT sequence FROM applied_events "
+        applied = self.rows(self.order_db, "SELECT sequence FROM applied_events "
                         "WHERE source = ? AND kind = 'user_deleted'", (USERS,))
         sequences = sorted(row[0] for row in applied)
         self.assertEqual(sequences, list(range(first + 1, end + 1)))  # no duplicate, none missing
-        cancelled = query(self.order_db, "SELECT event_json FROM outbox "
+        cancelled = self.rows(self.order_db, "SELECT event_json FROM outbox "
                           "WHERE event_json LIKE '%order_cancelled%'")
         order_ids = [json.loads(row[0])["order_cancelled"]["order_id"] for row in cancelled]
         self.assertEqual(len(order_ids), count)
         self.assertEqual(len(set(order_ids)), count)
-        self.assertEqual(query(self.order_db, "SELECT COUNT(*) FROM orders WHERE status = 1")[0][0],
+        self.assertEqual(self.rows(self.order_db, "SELECT COUNT(*) FROM orders WHERE status = 1")[0][0],
                          0)
 
     def test_kill9_of_the_user_service_after_commit_still_delivers(self):
@@ -322,7 +334,7 @@ class SagaTest(unittest.TestCase):
         users.DeleteUser(self.user_pb2.DeleteUserRequest(id=ada.id), timeout=10)
         user_svc.kill()
         self.assertEqual(
-            query(self.user_db, "SELECT COUNT(*) FROM outbox WHERE event_json LIKE ?",
+            self.rows(self.user_db, "SELECT COUNT(*) FROM outbox WHERE event_json LIKE ?",
                   ('%%"user_deleted":{"user_id":"%d"}%%' % ada.id,))[0][0], 1)
 
         user_svc = self.start_user_svc(user_port)
@@ -334,13 +346,15 @@ class SagaTest(unittest.TestCase):
             CONVERGE_TIMEOUT_S, "the order cancelled after the restart")
 
     def test_racing_orders_and_deletions_converge_over_the_gateway(self):
-        user_svc = self.start_user_svc(0)
-        # Two order replicas on one database, both consuming the user events.
-        replicas = [self.start_order_svc(0, user_svc.address, name="order_svc-%d" % i)
+        # Two replicas of each service, each pair on one database; both
+        # order replicas consume the user events.
+        user_replicas = [self.start_user_svc(0) for _ in range(2)]
+        user_target = "ipv4:" + ",".join(r.address for r in user_replicas)
+        replicas = [self.start_order_svc(0, user_target, name="order_svc-%d" % i)
                     for i in range(2)]
         gateway = self.start_gateway(
-            user_svc.address, "ipv4:" + ",".join(r.address for r in replicas))
-        users = self.users_stub(user_svc)
+            user_target, "ipv4:" + ",".join(r.address for r in replicas))
+        users = self.users_stub(user_replicas[0])
         user_ids = [self.new_user(users, n).id for n in range(100)]
 
         requests = [("DELETE", "/v1/users/%d" % u, None) for u in user_ids]
@@ -377,19 +391,47 @@ class SagaTest(unittest.TestCase):
         self.assertGreater(answers.get(200, 0), len(user_ids), answers)
 
         self.wait_converged()
-        deleted = {row[0] for row in query(
+        deleted = {row[0] for row in self.rows(
             self.user_db, "SELECT id FROM users WHERE delete_time_us IS NOT NULL")}
         self.assertEqual(deleted, set(user_ids))
-        all_users = {row[0] for row in query(self.user_db, "SELECT id FROM users")}
-        orders = query(self.order_db, "SELECT id, user_id, status FROM orders")
+        all_users = {row[0] for row in self.rows(self.user_db, "SELECT id FROM users")}
+        orders = self.rows(self.order_db, "SELECT id, user_id, status FROM orders")
         self.assertEqual(len(orders), answers.get(200, 0) - len(user_ids))
         self.assertEqual([o for o in orders if o[2] == 1 and o[1] in deleted], [])
         self.assertEqual([o for o in orders if o[1] not in all_users], [])
-        applied = query(self.order_db, "SELECT sequence FROM applied_events WHERE source = ?",
+        applied = self.rows(self.order_db, "SELECT sequence FROM applied_events WHERE source = ?",
                         (USERS,))
         self.assertEqual(len(applied), len({row[0] for row in applied}))
         print("race: answers %s, orders %d (all cancelled now: %d)" % (
             answers, len(orders), sum(1 for o in orders if o[2] == 2)), file=sys.stderr)
+
+
+class PostgresSagaTest(SagaTest):
+    """The same tests with each service's database on a real PostgreSQL."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pg = PostgresServer()
+        cls.pg.start()
+        cls.addClassCleanup(cls.pg.close)
+        cls.databases = 0
+
+    def new_database(self, name):
+        type(self).databases += 1
+        self.__dict__.setdefault("names", {})
+        db = "%s_%d" % (name, self.databases)
+        url = self.pg.create_database(db)
+        self.names[url] = db
+        return url
+
+    def rows(self, db, sql, args=()):
+        for arg in args:
+            literal = str(arg) if isinstance(arg, int) else "'%s'" % str(arg).replace("'", "''")
+            sql = sql.replace("?", literal, 1)
+        out = self.pg.query(self.names[db], sql)
+        return [tuple(int(v) if re.fullmatch(r"-?\d+", v) else v for v in line.split("|"))
+                for line in out.splitlines() if line]
 
 
 if __name__ == "__main__":
