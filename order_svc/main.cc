@@ -75,7 +75,10 @@ int main(int argc, char** argv) {
   }
   stubmesh::order::OrderServiceImpl service(store->get(), mesh->get());
   // The saga: user deletions cancel the user's open orders.
-  stubmesh::order::UserEventConsumer consumer(store->get(), mesh->get(), {});
+  stubmesh::order::UserEventConsumerOptions consumer_options;
+  consumer_options.metrics = metrics;
+  stubmesh::order::UserEventConsumer consumer(store->get(), mesh->get(),
+                                              consumer_options);
   if (absl::GetFlag(FLAGS_consume_user_events)) consumer.Start();
 
   stubmesh::server::GrpcServiceRunnerOptions options =

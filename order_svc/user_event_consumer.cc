@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
@@ -11,7 +13,26 @@ namespace stubmesh::order {
 
 UserEventConsumer::UserEventConsumer(OrderStore* store, const mesh::Mesh* mesh,
                                      UserEventConsumerOptions options)
-    : store_(store), mesh_(mesh), options_(options) {}
+    : store_(store), mesh_(mesh), options_(options) {
+  if (options_.metrics == nullptr) return;
+  const std::map<std::string, std::string> labels = {{"source", kSource}};
+  position_ = &prometheus::BuildGauge()
+                   .Name("stubmesh_event_consumer_position")
+                   .Help("Sequence of the last event applied from the source.")
+                   .Register(*options_.metrics)
+                   .Add(labels);
+  applied_ = &prometheus::BuildCounter()
+                  .Name("stubmesh_event_consumer_applied_total")
+                  .Help("Events applied (duplicates skipped are not counted).")
+                  .Register(*options_.metrics)
+                  .Add(labels);
+  restarts_ = &prometheus::BuildCounter()
+                   .Name("stubmesh_event_consumer_stream_restarts_total")
+                   .Help("Event streams that ended or failed and were opened "
+                         "again.")
+                   .Register(*options_.metrics)
+                   .Add(labels);
+}
 
 UserEventConsumer::~UserEventConsumer() { Stop(); }
 
@@ -70,6 +91,7 @@ bool UserEventConsumer::FollowOnce() {
     if (stopping_) return false;
     active_ = &context;
   }
+  if (position_ != nullptr) position_->Set(static_cast<double>(*position));
   user::v1::WatchEventsRequest request;
   request.set_after_sequence(*position);
   std::unique_ptr<grpc::ClientReader<user::v1::UserEvent>> reader =
@@ -86,6 +108,10 @@ bool UserEventConsumer::FollowOnce() {
       break;
     }
     applied_any = applied_any || *applied;
+    if (*applied && applied_ != nullptr) {
+      applied_->Increment();
+      position_->Set(static_cast<double>(event.sequence()));
+    }
   }
   grpc::Status status = reader->Finish();
   {
@@ -93,6 +119,7 @@ bool UserEventConsumer::FollowOnce() {
     active_ = nullptr;
     if (stopping_) return applied_any;
   }
+  if (restarts_ != nullptr) restarts_->Increment();
   if (!failed.ok()) {
     absl::FPrintF(stderr, "user events: applying sequence %d failed: %s\n",
                   event.sequence(), failed.ToString());

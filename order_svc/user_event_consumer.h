@@ -13,6 +13,11 @@
 // event has been applied. Several replicas may each run one against a
 // shared database: the store skips what another already applied.
 //
+// Metrics (when a registry is given), labelled with the source:
+// stubmesh_event_consumer_position (the last sequence applied),
+// stubmesh_event_consumer_applied_total, and
+// stubmesh_event_consumer_stream_restarts_total.
+//
 // Thread-safety: Start/Stop from one thread; the work runs on a thread of
 // its own. Ownership: owns neither the store nor the mesh; both must
 // outlive Stop().
@@ -32,12 +37,17 @@
 #include "grpcpp/client_context.h"
 #include "mesh/mesh.h"
 #include "order_svc/order_store.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
 namespace stubmesh::order {
 
 struct UserEventConsumerOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // Where the consumer's metrics go; none when null.
+  std::shared_ptr<prometheus::Registry> metrics;
 };
 
 class UserEventConsumer {
@@ -65,6 +75,10 @@ class UserEventConsumer {
   OrderStore* const store_;
   const mesh::Mesh* const mesh_;
   const UserEventConsumerOptions options_;
+  // Null without a registry.
+  prometheus::Gauge* position_ = nullptr;
+  prometheus::Counter* applied_ = nullptr;
+  prometheus::Counter* restarts_ = nullptr;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

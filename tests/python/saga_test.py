@@ -276,6 +276,14 @@ class SagaTest(unittest.TestCase):
         self.assertEqual({e.order_cancelled.reason for e in events[3:]},
                          {"user %s was deleted" % ada["id"]})
 
+        # The consumer's progress is on the order service's /metrics.
+        end = self.wait_converged()
+        admin = order_svc.admin_address.rsplit(":", 1)
+        metrics = http_request(int(admin[1]), "GET", "/metrics").body.decode()
+        source = 'source="%s"' % USERS
+        self.assertIn("stubmesh_event_consumer_position{%s} %d" % (source, end), metrics)
+        self.assertIn("stubmesh_event_consumer_applied_total{%s} %d" % (source, end), metrics)
+
     def test_kill9_of_the_order_service_mid_stream_applies_each_event_once(self):
         user_svc = self.start_user_svc(0)
         order_port = free_port()
