@@ -45,7 +45,9 @@ TEST(PostgresTestServerTest, ServesTcpAndSocketThenStopsAndCleansUp) {
   struct stat proc;
   ASSERT_EQ(stat(absl::StrCat("/proc/", (*server)->pid()).c_str(), &proc), 0);
   EXPECT_NE(proc.st_uid, 0u);
-  if (geteuid() != 0) EXPECT_EQ(proc.st_uid, geteuid());
+  if (geteuid() != 0) {
+    EXPECT_EQ(proc.st_uid, geteuid());
+  }
 
   ASSERT_TRUE((*server)->Stop().ok());
   EXPECT_EQ(PQping(url->c_str()), PQPING_NO_RESPONSE);
