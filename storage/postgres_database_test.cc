@@ -174,6 +174,27 @@ TEST_F(PostgresDatabaseTest, SchemasSharingADatabaseKeepTheirOwnVersions) {
   EXPECT_TRUE(nested.ok()) << nested;
 }
 
+TEST_F(PostgresDatabaseTest, DifferentSchemasMigratingTogetherBothSucceed) {
+  // Both create the shared bookkeeping table if it is missing; without the
+  // migration lock one CREATE TABLE IF NOT EXISTS would fail (23505).
+  for (int round = 0; round < 3; ++round) {
+    SetUp();
+    std::vector<absl::Status> results(4);
+    std::vector<std::thread> services;
+    for (size_t i = 0; i < results.size(); ++i) {
+      services.emplace_back([&, i] {
+        std::string name = absl::StrCat("schema", i);
+        results[i] = PostgresDatabase::Create(
+                         url_, name,
+                         {absl::StrCat("CREATE TABLE ", name, " (x BIGINT)")})
+                         .status();
+      });
+    }
+    for (std::thread& service : services) service.join();
+    for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  }
+}
+
 TEST_F(PostgresDatabaseTest, ReconnectsAndRepreparesAfterAServerRestart) {
   auto db = Open();
   ASSERT_NE(db, nullptr);
