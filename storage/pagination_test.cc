@@ -20,8 +20,7 @@ TEST(PaginationTest, NegativePageSizeNamesTheField) {
 
 TEST(PaginationTest, TokenRoundTrips) {
   std::string token = EncodePageToken("orders/user=3", 41);
-  absl::StatusOr<PageRequest> page =
-      ParsePageRequest(2, token, "orders/user=3");
+  absl::StatusOr<PageRequest> page = ParsePageRequest(2, token, "orders/user=3");
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(page->after_id, 41);
   EXPECT_EQ(page->limit, 2);
@@ -29,15 +28,14 @@ TEST(PaginationTest, TokenRoundTrips) {
 
 TEST(PaginationTest, TokenOfAnotherScopeIsRefused) {
   std::string token = EncodePageToken("orders/user=3", 41);
-  absl::StatusOr<PageRequest> page =
-      ParsePageRequest(2, token, "orders/user=4");
+  absl::StatusOr<PageRequest> page = ParsePageRequest(2, token, "orders/user=4");
   ASSERT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(page.status().message().find("page_token"), std::string::npos);
 }
 
 TEST(PaginationTest, GarbageTokensAreRefused) {
   for (const char* token : {"x", "!!!!", "cDF8dXNlcnN8LTE",  // p1|users|-1
-                            "cDF8dXNlcnN8YWJj"}) {           // p1|users|abc
+                            "cDF8dXNlcnN8YWJj"}) {             // p1|users|abc
     EXPECT_EQ(ParsePageRequest(0, token, "users").status().code(),
               absl::StatusCode::kInvalidArgument)
         << token;

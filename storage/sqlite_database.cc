@@ -127,8 +127,8 @@ absl::StatusOr<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Create(
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": the database cannot use WAL mode"));
   }
-  absl::Status s =
-      db->Execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  absl::Status s = db->Execute(
+      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   if (!s.ok()) return s;
   s = db->Migrate(migrations);
   if (!s.ok()) return s;

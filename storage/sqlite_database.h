@@ -16,10 +16,8 @@
 // many threads guards its SqliteDatabase and statements with one mutex.
 //
 // Example:
-//   absl::StatusOr<std::unique_ptr<SqliteDatabase>> db =
-//   SqliteDatabase::Create(
-//       "users.db", {"CREATE TABLE users (id INTEGER PRIMARY KEY, name
-//       TEXT)"});
+//   absl::StatusOr<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Create(
+//       "users.db", {"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)"});
 //   absl::StatusOr<SqliteStatement> insert =
 //       (*db)->Prepare("INSERT INTO users (name) VALUES (?)");
 //   absl::Status s = (*db)->Transaction([&]() -> absl::Status {
