@@ -13,7 +13,6 @@ Everything runs on 127.0.0.1; run with /usr/bin/python3.
 import http.client
 import json
 import os
-import socket
 import threading
 import time
 import unittest
@@ -22,12 +21,6 @@ import stubmesh_testlib as lib
 from gateway_e2e_test import descriptor_set, gateway_binary
 
 USERS = "stubmesh.user.v1.UserService"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def served_get_user(replica):
@@ -96,7 +89,7 @@ class MeshFailoverTest(unittest.TestCase):
         self.addCleanup(lib.remove_temp_dir, self.tmp)
         self.servers = []
         self.addCleanup(self._stop_everything)
-        self.ports = {"a": free_port(), "b": free_port()}
+        self.ports = {"a": lib.free_port(), "b": lib.free_port()}
         self.db = os.path.join(self.tmp, "users.db")
         self.replicas = {name: self._start_replica(name, 1) for name in ("a", "b")}
 

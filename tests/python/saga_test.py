@@ -27,7 +27,6 @@ import json
 import os
 import random
 import re
-import socket
 import sqlite3
 import sys
 import threading
@@ -46,12 +45,6 @@ USERS = "stubmesh.user.v1.UserService"
 ORDERS = "stubmesh.order.v1.OrderService"
 # How long the saga may take to catch up after the last write.
 CONVERGE_TIMEOUT_S = 60
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sqlite_rows(db_path, sql, args=()):
@@ -286,7 +279,7 @@ class SagaTest(unittest.TestCase):
 
     def test_kill9_of_the_order_service_mid_stream_applies_each_event_once(self):
         user_svc = self.start_user_svc(0)
-        order_port = free_port()
+        order_port = lib.free_port()
         order_svc = self.start_order_svc(order_port, user_svc.address)
         users, orders = self.users_stub(user_svc), self.orders_stub(order_svc)
         count = 400
@@ -328,9 +321,9 @@ class SagaTest(unittest.TestCase):
                          0)
 
     def test_kill9_of_the_user_service_after_commit_still_delivers(self):
-        user_port = free_port()
+        user_port = lib.free_port()
         user_svc = self.start_user_svc(user_port)
-        order_port = free_port()
+        order_port = lib.free_port()
         order_svc = self.start_order_svc(order_port, user_svc.address)
         users, orders = self.users_stub(user_svc), self.orders_stub(order_svc)
         ada = self.new_user(users, 1)

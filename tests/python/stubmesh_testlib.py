@@ -17,10 +17,12 @@ also copied to $TEST_UNDECLARED_OUTPUTS_DIR when set.
 """
 
 import os
+import random
 import re
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -114,6 +116,26 @@ def add_to_sys_path(directory):
     """Makes generated modules importable (google/ is a namespace package)."""
     if directory not in sys.path:
         sys.path.insert(0, directory)
+
+
+def free_port():
+    """A loopback port for a server that must come back on the same port
+    after a restart (so it cannot take port 0).
+
+    Drawn at random below the kernel's ephemeral range (32768-60999 on
+    Linux), where port-0 binds by other tests never land, and checked free;
+    only another test drawing the same number at the same moment collides.
+    """
+    rng = random.SystemRandom()
+    for _ in range(100):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found in 20000-32000")
 
 
 def wait_until(check, timeout_s, what, interval_s=0.1):
