@@ -30,6 +30,9 @@ Mesh::Mesh(MeshOptions options) : options_(std::move(options)) {
   if (options_.metrics != nullptr) {
     client_metrics_ = std::make_shared<ClientMetrics>(*options_.metrics);
   }
+  if (options_.tls.has_value()) {
+    certificates_ = NewCertificateProvider(*options_.tls);
+  }
 }
 
 Mesh::~Mesh() {
@@ -39,7 +42,21 @@ Mesh::~Mesh() {
 
 absl::StatusOr<std::unique_ptr<Mesh>> Mesh::Create(MeshConfig config,
                                                    MeshOptions options) {
+  if (config.has_tls() != options.tls.has_value()) {
+    return absl::InvalidArgumentError(
+        config.has_tls()
+            ? "the mesh config has tls (mTLS is on), but this process has no "
+              "certificate (--tls_cert_file, --tls_key_file)"
+            : "a certificate is given, but the mesh config has no tls");
+  }
+  if (options.tls.has_value() && options.credentials != nullptr) {
+    return absl::InvalidArgumentError(
+        "MeshOptions: credentials and tls are exclusive");
+  }
+  std::optional<v1::MeshTls> tls;
+  if (config.has_tls()) tls = config.tls();
   std::unique_ptr<Mesh> mesh(new Mesh(std::move(options)));
+  mesh->tls_at_start_ = std::move(tls);
   absl::Status s = mesh->Update(std::move(config));
   if (!s.ok()) return s;
   return mesh;
@@ -53,17 +70,30 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Mesh::BuildChannel(
       interceptors;
   interceptors.push_back(
       std::make_unique<ClientCallInterceptorFactory>(client_metrics_));
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      options_.credentials != nullptr ? options_.credentials
-                                      : grpc::InsecureChannelCredentials();
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      config.target(), credentials, BuildChannelArguments(config, *json),
-      std::move(interceptors));
+      config.target(), CredentialsFor(config),
+      BuildChannelArguments(config, *json), std::move(interceptors));
+}
+
+std::shared_ptr<grpc::ChannelCredentials> Mesh::CredentialsFor(
+    const v1::ServiceMesh& service) const {
+  if (certificates_ != nullptr) {
+    return MeshChannelCredentials(certificates_, service);
+  }
+  return options_.credentials != nullptr ? options_.credentials
+                                         : grpc::InsecureChannelCredentials();
 }
 
 absl::Status Mesh::Update(MeshConfig config) {
   absl::Status s = ValidateMeshConfig(config);
   if (!s.ok()) return s;
+  if (config.has_tls() != tls_at_start_.has_value() ||
+      (config.has_tls() && !google::protobuf::util::MessageDifferencer::Equals(
+                               config.tls(), *tls_at_start_))) {
+    return absl::FailedPreconditionError(
+        "tls: cannot change while the process runs (restart it); the files "
+        "it names are reread");
+  }
   // Build outside the lock; channels connect lazily, so this is cheap.
   std::map<std::string, std::shared_ptr<grpc::Channel>> rebuilt;
   {

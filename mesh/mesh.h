@@ -6,6 +6,11 @@
 // checks, outlier ejection, deadlines, retries), with request ids, trace
 // context and client metrics on every call (client_call_interceptor.h).
 //
+// With mTLS (MeshConfig.tls; MeshOptions.tls names this process's files,
+// see mesh_tls.h) every channel presents the process's certificate and
+// verifies its servers; the tls section itself cannot change while the
+// process runs (the files it names are reread, though).
+//
 // The config can change while the process runs: Update() (or a watched
 // file) builds channels for the services whose config changed and swaps
 // them in; calls already made on an old channel finish on it.
@@ -23,6 +28,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -38,6 +44,7 @@
 #include "grpcpp/server_context.h"
 #include "mesh/client_call_interceptor.h"
 #include "mesh/mesh_config_loader.h"
+#include "mesh/mesh_tls.h"
 #include "prometheus/registry.h"
 
 namespace stubmesh::mesh {
@@ -45,8 +52,11 @@ namespace stubmesh::mesh {
 struct MeshOptions {
   // Where client metrics go; none when null.
   std::shared_ptr<prometheus::Registry> metrics;
-  // Credentials of every channel; insecure when null.
+  // Credentials of every channel; insecure when null. Not with `tls`.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // This process's mTLS files (CheckMeshTls or MeshTlsFromFlags of the same
+  // config): set exactly when the config has tls.
+  std::optional<MeshTlsFiles> tls;
 };
 
 class Mesh {
@@ -80,8 +90,14 @@ class Mesh {
   absl::Duration CallTimeout(absl::string_view service,
                              absl::string_view method) const;
 
+  // The credentials of a channel to a target outside the config (e.g. a
+  // server reflection client): mTLS with a host check when tls is on.
+  std::shared_ptr<grpc::ChannelCredentials> CredentialsFor(
+      const v1::ServiceMesh& service) const;
+
   // Validates `config` and swaps it in: channels of services whose config
-  // changed are rebuilt, the others kept. On error nothing changes.
+  // changed are rebuilt, the others kept. On error nothing changes;
+  // FAILED_PRECONDITION if its tls differs from the one at Create().
   absl::Status Update(MeshConfig config);
 
   // Rereads `path` every `interval` (when its contents change) and calls
@@ -97,6 +113,11 @@ class Mesh {
 
   const MeshOptions options_;
   std::shared_ptr<ClientMetrics> client_metrics_;
+  // Watches the mTLS files; null without tls.
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface>
+      certificates_;
+  // The tls of the config at Create(), unset without.
+  std::optional<v1::MeshTls> tls_at_start_;
 
   mutable absl::Mutex mu_;
   MeshConfig config_ ABSL_GUARDED_BY(mu_);

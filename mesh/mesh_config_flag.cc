@@ -5,6 +5,12 @@
 ABSL_FLAG(std::string, mesh_config, "",
           "Mesh config file (JSON, stubmesh.mesh.v1.MeshConfig): how this "
           "process reaches other services, and the faults it injects.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "This process's certificate chain (PEM) for mTLS between services; "
+          "its URI SAN is the process's identity. Required when the mesh "
+          "config has tls.");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "The private key (PEM) of --tls_cert_file.");
 
 namespace stubmesh::mesh {
 
@@ -14,6 +20,12 @@ absl::StatusOr<std::optional<MeshConfig>> MeshConfigFromFlag() {
   absl::StatusOr<MeshConfig> config = ReadMeshConfig(path);
   if (!config.ok()) return config.status();
   return std::optional<MeshConfig>(*std::move(config));
+}
+
+absl::StatusOr<std::optional<MeshTlsFiles>> MeshTlsFromFlags(
+    const MeshConfig& config) {
+  return CheckMeshTls(config, absl::GetFlag(FLAGS_tls_cert_file),
+                      absl::GetFlag(FLAGS_tls_key_file));
 }
 
 }  // namespace stubmesh::mesh

@@ -61,8 +61,43 @@ absl::Status CheckCodeName(const std::string& path, const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateService(const std::string& p, const ServiceMesh& s) {
+absl::Status ValidateAuthorization(const std::string& p, const ServiceMesh& s,
+                                   bool has_tls) {
+  if (s.has_authorization() && !has_tls) {
+    return Bad(p + ".authorization",
+               "needs mTLS (the mesh config's tls): callers are known by "
+               "their client certificates");
+  }
+  for (int i = 0; i < s.authorization().allow_size(); ++i) {
+    const v1::AuthorizationRule& rule = s.authorization().allow(i);
+    std::string rp = absl::StrCat(p, ".authorization.allow[", i, "]");
+    if (rule.principals().empty()) return Bad(rp + ".principals", "is required");
+    if (rule.methods().empty()) return Bad(rp + ".methods", "is required");
+    for (int j = 0; j < rule.principals_size(); ++j) {
+      if (rule.principals(j).empty()) {
+        return Bad(absl::StrCat(rp, ".principals[", j, "]"), "is empty");
+      }
+    }
+    for (int j = 0; j < rule.methods_size(); ++j) {
+      if (rule.methods(j) != "*" && !IsIdentifier(rule.methods(j))) {
+        return Bad(absl::StrCat(rp, ".methods[", j, "]"),
+                   "must be a method name (\"GetUser\") or \"*\"");
+      }
+    }
+  }
+  for (int i = 0; i < s.server_identities_size(); ++i) {
+    if (s.server_identities(i).empty()) {
+      return Bad(absl::StrCat(p, ".server_identities[", i, "]"), "is empty");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateService(const std::string& p, const ServiceMesh& s,
+                             bool has_tls) {
   if (s.target().empty()) return Bad(p + ".target", "is required");
+  absl::Status authorization = ValidateAuthorization(p, s, has_tls);
+  if (!authorization.ok()) return authorization;
   if (s.load_balancing() == v1::RING_HASH &&
       !absl::StartsWith(s.target(), "xds:")) {
     return Bad(p + ".load_balancing",
@@ -145,12 +180,24 @@ absl::Status ValidateService(const std::string& p, const ServiceMesh& s) {
 }  // namespace
 
 absl::Status ValidateMeshConfig(const MeshConfig& config) {
+  if (config.has_tls()) {
+    if (config.tls().ca_file().empty()) {
+      return Bad("tls.ca_file", "is required (the CA certificate(s), PEM)");
+    }
+    const Duration& refresh = config.tls().refresh_interval();
+    absl::Status s = CheckDuration("tls.refresh_interval", refresh, true);
+    if (!s.ok()) return s;
+    if ((refresh.seconds() != 0 || refresh.nanos() != 0) &&
+        refresh.seconds() < 1) {
+      return Bad("tls.refresh_interval", "must be at least 1s");
+    }
+  }
   for (const auto& [name, service] : config.services()) {
     std::string path = absl::StrCat("services[\"", name, "\"]");
     if (!IsFullServiceName(name)) {
       return Bad(path, "is not a full service name (package.Service)");
     }
-    absl::Status s = ValidateService(path, service);
+    absl::Status s = ValidateService(path, service, config.has_tls());
     if (!s.ok()) return s;
   }
   return absl::OkStatus();

@@ -69,6 +69,23 @@ TEST(MeshConfigLoaderTest, RefusalsNameTheField) {
       {R"({"services": {"a.B": {"target": "a:1",
           "outlierDetection": {"maxEjectionPercent": 101}}}})",
        R"(services["a.B"].outlier_detection.max_ejection_percent)"},
+      {R"({"tls": {}})", "tls.ca_file"},
+      {R"({"tls": {"caFile": "ca.crt", "refreshInterval": "0.5s"}})",
+       "tls.refresh_interval"},
+      // Without mTLS there is no caller identity to authorize.
+      {R"({"services": {"a.B": {"target": "a:1", "authorization":
+          {"allow": [{"principals": ["*"], "methods": ["*"]}]}}}})",
+       R"(services["a.B"].authorization)"},
+      {R"({"tls": {"caFile": "ca.crt"}, "services": {"a.B": {"target": "a:1",
+          "authorization": {"allow": [{"methods": ["Get"]}]}}}})",
+       R"(services["a.B"].authorization.allow[0].principals)"},
+      {R"({"tls": {"caFile": "ca.crt"}, "services": {"a.B": {"target": "a:1",
+          "authorization": {"allow": [{"principals": ["*"],
+                                       "methods": ["Get", "a/B"]}]}}}})",
+       R"(services["a.B"].authorization.allow[0].methods[1])"},
+      {R"({"tls": {"caFile": "ca.crt"}, "services": {"a.B": {"target": "a:1",
+          "serverIdentities": [""]}}})",
+       R"(services["a.B"].server_identities[0])"},
   };
   for (const auto& [json, path] : kCases) {
     absl::StatusOr<MeshConfig> config = ParseMeshConfig(json);
@@ -76,6 +93,20 @@ TEST(MeshConfigLoaderTest, RefusalsNameTheField) {
         << json;
     EXPECT_THAT(config.status().message(), HasSubstr(path)) << json;
   }
+}
+
+TEST(MeshConfigLoaderTest, ParsesTlsAndAuthorization) {
+  absl::StatusOr<MeshConfig> config = ParseMeshConfig(R"({
+    "tls": {"caFile": "/etc/stubmesh/ca.crt", "refreshInterval": "30s"},
+    "services": {"a.B": {"target": "a:1",
+      "serverIdentities": ["spiffe://stubmesh.local/svc/b"],
+      "authorization": {"allow": [
+        {"principals": ["spiffe://stubmesh.local/svc/c"], "methods": ["Get"]}]}}}
+  })");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->tls().ca_file(), "/etc/stubmesh/ca.crt");
+  EXPECT_EQ(config->services().at("a.B").authorization().allow(0).methods(0),
+            "Get");
 }
 
 TEST(MeshConfigLoaderTest, JsonErrorsNameTheField) {

@@ -13,8 +13,9 @@ packages=(
   # PostgreSQL: libpq for storage/postgres_database, and the server the
   # storage tests start in a temp dir (storage/postgres_test_server.h).
   libpq-dev postgresql
-  # The gateway and metrics.
-  libboost-dev prometheus-cpp-dev
+  # The gateway and metrics; mTLS (OpenSSL headers; the openssl CLI for
+  # tools/dev-ca.sh).
+  libboost-dev prometheus-cpp-dev libssl-dev openssl
   # Monitoring checks: promtool (deploy/check_monitoring.sh).
   prometheus
   # Benchmarks (bench/): load tools, the sidecar stand-in, and what the
