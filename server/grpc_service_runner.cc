@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -29,10 +30,12 @@
 #include "grpcpp/support/server_interceptor.h"
 #include "mesh/mesh_config_flag.h"
 #include "mesh/mesh_config_loader.h"
+#include "mesh/mesh_tls.h"
 #include "prometheus/text_serializer.h"
 #include "server/admin_http_server.h"
 #include "server/call_observer.h"
 #include "server/fault_injection.h"
+#include "server/method_authorization.h"
 #include "prometheus/gauge.h"
 #include "server/server_metrics.h"
 
@@ -134,14 +137,8 @@ AdminHttpHandlers AdminHandlers(std::shared_ptr<prometheus::Registry> registry,
 // The faults of `services`, from the mesh config and --inject_faults.
 absl::StatusOr<std::unique_ptr<FaultInjector>> LoadFaults(
     const GrpcServiceRunnerOptions& options,
+    const std::optional<mesh::MeshConfig>& mesh_config,
     const std::vector<std::string>& services) {
-  std::optional<mesh::MeshConfig> mesh_config;
-  if (!options.mesh_config_path.empty()) {
-    absl::StatusOr<mesh::MeshConfig> read =
-        mesh::ReadMeshConfig(options.mesh_config_path);
-    if (!read.ok()) return read.status();
-    mesh_config = *std::move(read);
-  }
   std::optional<std::vector<FaultInjection>> override_faults;
   if (!options.inject_faults.empty()) {
     absl::StatusOr<std::vector<FaultInjection>> parsed =
@@ -167,6 +164,8 @@ GrpcServiceRunnerOptions GrpcServiceRunnerOptionsFromFlags(std::string name) {
   options.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   options.inject_faults = absl::GetFlag(FLAGS_inject_faults);
   options.mesh_config_path = absl::GetFlag(FLAGS_mesh_config);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   return options;
 }
 
@@ -188,9 +187,25 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   for (const ServedService& served : services) {
     service_names.push_back(served.full_name);
   }
+  std::optional<mesh::MeshConfig> mesh_config;
+  if (!options.mesh_config_path.empty()) {
+    absl::StatusOr<mesh::MeshConfig> read =
+        mesh::ReadMeshConfig(options.mesh_config_path);
+    if (!read.ok()) return read.status();
+    mesh_config = *std::move(read);
+  }
   absl::StatusOr<std::unique_ptr<FaultInjector>> faults =
-      LoadFaults(options, service_names);
+      LoadFaults(options, mesh_config, service_names);
   if (!faults.ok()) return faults.status();
+  const mesh::MeshConfig no_config;
+  absl::StatusOr<std::optional<mesh::MeshTlsFiles>> tls = mesh::CheckMeshTls(
+      mesh_config.has_value() ? *mesh_config : no_config,
+      options.tls_cert_file, options.tls_key_file);
+  if (!tls.ok()) return tls.status();
+  absl::StatusOr<std::shared_ptr<const MethodAuthorizationPolicy>>
+      authorization = MethodAuthorizationPolicy::Create(
+          mesh_config.has_value() ? *mesh_config : no_config, service_names);
+  if (!authorization.ok()) return authorization.status();
   for (const std::string& line : (*faults)->Describe()) {
     absl::FPrintF(stderr, "%s %s injecting faults into %s\n", LogTimestamp(),
                   options.name, line);
@@ -233,10 +248,25 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (tls->has_value()) {
+    credentials = mesh::MeshServerCredentials(
+        mesh::NewCertificateProvider(**tls));
+    credentials->SetAuthMetadataProcessor(std::make_shared<MethodAuthorizer>(
+        *authorization, registry.get(), options.name));
+    absl::FPrintF(stderr, "%s %s mTLS on as %s (CA %s)\n", LogTimestamp(),
+                  options.name,
+                  (*tls)->identities.empty()
+                      ? std::string("a certificate without a URI SAN")
+                      : absl::StrJoin((*tls)->identities, ", "),
+                  (*tls)->ca_file);
+  }
+
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(HostPort(options.host, options.port),
-                           grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(HostPort(options.host, options.port), credentials,
+                           &selected_port);
   if (options.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                ClampedMilliseconds(options.max_connection_age));

@@ -10,9 +10,16 @@
 // serves /metrics (Prometheus text) and /healthz to probes that speak
 // neither gRPC nor mTLS.
 //
+// When the mesh config has tls (mesh/mesh_tls.h), the gRPC port is mTLS
+// only: the server presents `tls_cert_file`, requires a client certificate
+// from the mesh CA, and checks every call against the `authorization` of
+// its service (method_authorization.h: PERMISSION_DENIED, counted and
+// logged). The admin port stays plain HTTP.
+//
 // Lifecycle of ServeUntilSignalled():
 //   1. checks the options (the faults of --mesh_config and --inject_faults
-//      included): a bad one refuses to start, naming the field;
+//      included, and the mTLS files): a bad one refuses to start, naming
+//      the field;
 //   2. binds the admin port (port 0 picks a free port) and host:port, and
 //      starts serving; connections are closed after `max_connection_age`
 //      (GOAWAY, then `max_connection_age_grace` for their calls), so that
@@ -72,6 +79,11 @@ struct GrpcServiceRunnerOptions {
   // mesh config's faults apply. See fault_injection.h.
   std::string inject_faults;
 
+  // This process's certificate and key for mTLS; required exactly when the
+  // mesh config has tls.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
   // Where the server's metrics go, and what /metrics shows: a process that
   // also makes calls passes the registry of its client metrics here. Null:
   // a registry of the runner's own.
@@ -84,8 +96,8 @@ struct GrpcServiceRunnerOptions {
 };
 
 // Fills the options from the flags --host, --drain_delay, --shutdown_timeout,
-// --access_log, --admin_port, --max_connection_age, --inject_faults and
-// --mesh_config (mesh/mesh_config_flag.h).
+// --access_log, --admin_port, --max_connection_age, --inject_faults,
+// --mesh_config, --tls_cert_file and --tls_key_file (mesh/mesh_config_flag.h).
 GrpcServiceRunnerOptions GrpcServiceRunnerOptionsFromFlags(std::string name);
 
 // A service to serve, with the full name its health status is reported under.
