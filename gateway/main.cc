@@ -79,7 +79,8 @@ std::map<std::string, gw::DiscoveredApi>& LastDiscovered() {
 
 // Reads the descriptor sets and asks the reflection targets, then swaps the
 // gateway's catalog. On any error the catalog in use stays.
-absl::Status LoadCatalog(gw::RestGateway& gateway) {
+absl::Status LoadCatalog(gw::RestGateway& gateway,
+                         const stubmesh::mesh::Mesh& mesh) {
   std::vector<google::protobuf::FileDescriptorProto> files;
   for (const std::string& path : absl::GetFlag(FLAGS_descriptor_set)) {
     absl::StatusOr<std::vector<google::protobuf::FileDescriptorProto>> set =
@@ -90,7 +91,8 @@ absl::Status LoadCatalog(gw::RestGateway& gateway) {
   gw::BackendTargets discovered;
   for (const std::string& target : absl::GetFlag(FLAGS_reflect)) {
     absl::StatusOr<gw::DiscoveredApi> asked = gw::DiscoverViaReflection(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()),
+        grpc::CreateChannel(
+            target, mesh.CredentialsFor(stubmesh::mesh::v1::ServiceMesh())),
         absl::Seconds(2));
     if (asked.ok()) {
       LastDiscovered()[target] = *std::move(asked);
@@ -173,6 +175,12 @@ int main(int argc, char** argv) {
   if (!mesh_config.ok()) return Fail(mesh_config.status().ToString());
   stubmesh::mesh::MeshOptions mesh_options;
   mesh_options.metrics = options.metrics;
+  // With the mesh config's tls, backend calls present --tls_cert_file.
+  absl::StatusOr<std::optional<stubmesh::mesh::MeshTlsFiles>> tls =
+      stubmesh::mesh::MeshTlsFromFlags(
+          mesh_config->value_or(stubmesh::mesh::MeshConfig()));
+  if (!tls.ok()) return Fail(tls.status().ToString());
+  mesh_options.tls = *tls;
   absl::StatusOr<std::unique_ptr<stubmesh::mesh::Mesh>> mesh =
       stubmesh::mesh::Mesh::Create(
           mesh_config->value_or(stubmesh::mesh::MeshConfig()), mesh_options);
@@ -182,7 +190,7 @@ int main(int argc, char** argv) {
   }
 
   gw::RestGateway gateway(options, std::move(backends), mesh->get());
-  absl::Status s = LoadCatalog(gateway);
+  absl::Status s = LoadCatalog(gateway, **mesh);
   if (!s.ok()) return Fail(s.ToString());
 
   gw::HttpServerOptions http;
@@ -218,7 +226,7 @@ int main(int argc, char** argv) {
       sigwait(&signals, &signo);
     }
     if (signo != SIGHUP) break;
-    absl::Status reloaded = LoadCatalog(gateway);
+    absl::Status reloaded = LoadCatalog(gateway, **mesh);
     if (!reloaded.ok()) {
       absl::FPrintF(stderr,
                     "gateway: reload failed, keeping the routes in use: %s\n",

@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
   auto metrics = std::make_shared<prometheus::Registry>();
   stubmesh::mesh::MeshOptions mesh_options;
   mesh_options.metrics = metrics;
+  absl::StatusOr<std::optional<stubmesh::mesh::MeshTlsFiles>> tls =
+      stubmesh::mesh::MeshTlsFromFlags(config);
+  if (!tls.ok()) {
+    absl::FPrintF(stderr, "order_svc: %s\n", tls.status().ToString());
+    return 1;
+  }
+  mesh_options.tls = *tls;
   absl::StatusOr<std::unique_ptr<stubmesh::mesh::Mesh>> mesh =
       stubmesh::mesh::Mesh::Create(std::move(config), mesh_options);
   if (!mesh.ok()) {
