@@ -147,11 +147,14 @@ PauseFn SleepingPause() {
   };
 }
 
-absl::Status AwaitGrpcServing(const std::string& address,
-                              const std::vector<std::string>& services,
-                              absl::Time deadline, const PauseFn& pause) {
+absl::Status AwaitGrpcServing(
+    const std::string& address, const std::vector<std::string>& services,
+    absl::Time deadline, const PauseFn& pause,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::TemplatedGenericStub<HealthCheckRequest, HealthCheckResponse> stub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address, credentials != nullptr
+                                       ? std::move(credentials)
+                                       : grpc::InsecureChannelCredentials()));
   const std::vector<std::string> names =
       services.empty() ? std::vector<std::string>{""} : services;
   return Retry(

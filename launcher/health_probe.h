@@ -15,12 +15,14 @@
 //       absl::Now() + absl::Seconds(30), SleepingPause());
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 
 namespace stubmesh::launcher {
 
@@ -35,9 +37,11 @@ PauseFn SleepingPause();
 // of `services` (for "", the server as a whole, when `services` is empty).
 // DEADLINE_EXCEEDED with the last answer if that has not happened by
 // `deadline`.
-absl::Status AwaitGrpcServing(const std::string& address,
-                              const std::vector<std::string>& services,
-                              absl::Time deadline, const PauseFn& pause);
+// `credentials`: those of the check's channel (mTLS); insecure when null.
+absl::Status AwaitGrpcServing(
+    const std::string& address, const std::vector<std::string>& services,
+    absl::Time deadline, const PauseFn& pause,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
 
 // Until GET http://`address``path` answers 200. DEADLINE_EXCEEDED with the
 // last answer otherwise.

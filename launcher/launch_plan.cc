@@ -94,6 +94,22 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
   plan.prometheus_targets_path = plan.state_dir + "/prometheus_targets.json";
   plan.supervision = SupervisionTimesOf(topology.supervision());
   plan.mesh_config = topology.mesh();
+  const std::string tls_dir =
+      !options.tls_dir.empty() ? Absolute(options.tls_dir)
+      : topology.has_tls()     ? Absolute(topology.tls().cert_dir())
+                               : "";
+  // The flags that give process `name` its own certificate.
+  auto tls_flags = [&tls_dir](const std::string& name) {
+    if (tls_dir.empty()) return std::vector<std::string>();
+    return std::vector<std::string>{
+        absl::StrCat("--tls_cert_file=", tls_dir, "/", name, ".crt"),
+        absl::StrCat("--tls_key_file=", tls_dir, "/", name, ".key")};
+  };
+  if (!tls_dir.empty()) {
+    plan.mesh_config.mutable_tls()->set_ca_file(tls_dir + "/ca.crt");
+    plan.probe_cert_file = tls_dir + "/launcher.crt";
+    plan.probe_key_file = tls_dir + "/launcher.key";
+  }
 
   for (const ServiceTopology& s : topology.services()) {
     ServicePlan service;
@@ -116,6 +132,9 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
                       "--admin_port=0",
                       absl::StrCat("--db=", service.db_path),
                       absl::StrCat("--mesh_config=", plan.mesh_config_path)};
+      for (std::string& flag : tls_flags(s.name())) {
+        replica.argv.push_back(std::move(flag));
+      }
       replica.argv.insert(replica.argv.end(), s.args().begin(), s.args().end());
       service.replicas.push_back(std::move(replica));
     }
@@ -136,6 +155,9 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
                     absl::StrCat("--host=", plan.host),
                     absl::StrCat("--port=", port[0]),
                     absl::StrCat("--mesh_config=", plan.mesh_config_path)};
+    for (std::string& flag : tls_flags("gateway")) {
+      gateway.argv.push_back(std::move(flag));
+    }
     for (const std::string& set : g.descriptor_sets()) {
       gateway.argv.push_back(
           absl::StrCat("--descriptor_set=", InBinDir(options.bin_dir, set)));
@@ -165,6 +187,42 @@ absl::Status CheckPlanFiles(const LaunchPlan& plan) {
   };
   for (const ServicePlan& service : plan.services) {
     absl::Status s = check_binary(service.replicas[0].argv[0]);
+    if (!s.ok()) return s;
+  }
+  // The mTLS files each process is given, and the launcher's own.
+  auto check_tls_file = [](const std::string& path) -> absl::Status {
+    if (access(path.c_str(), R_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat(
+          path,
+          " cannot be read (make the certificates with `tools/dev-ca.sh "
+          "DIR NAME...`, NAME being each service's name, gateway and "
+          "launcher)"));
+    }
+    return absl::OkStatus();
+  };
+  std::vector<std::string> tls_files;
+  if (plan.mesh_config.has_tls()) {
+    tls_files = {plan.mesh_config.tls().ca_file(), plan.probe_cert_file,
+                 plan.probe_key_file};
+  }
+  for (const ServicePlan& service : plan.services) {
+    for (const std::string& arg : service.replicas[0].argv) {
+      for (absl::string_view flag : {"--tls_cert_file=", "--tls_key_file="}) {
+        if (absl::StartsWith(arg, flag))
+          tls_files.push_back(arg.substr(flag.size()));
+      }
+    }
+  }
+  if (plan.gateway.has_value()) {
+    for (const std::string& arg : plan.gateway->argv) {
+      for (absl::string_view flag : {"--tls_cert_file=", "--tls_key_file="}) {
+        if (absl::StartsWith(arg, flag))
+          tls_files.push_back(arg.substr(flag.size()));
+      }
+    }
+  }
+  for (const std::string& path : tls_files) {
+    absl::Status s = check_tls_file(path);
     if (!s.ok()) return s;
   }
   if (plan.gateway.has_value()) {

@@ -35,6 +35,9 @@ struct LaunchOptions {
   std::string state_dir;
   // Every process on a free port, whatever ports the topology names.
   bool free_ports = false;
+  // Turns mTLS on with this certificate directory (as Topology.tls.cert_dir,
+  // which it replaces).
+  std::string tls_dir;
 };
 
 // One process: a replica of a service, or the gateway.
@@ -67,6 +70,10 @@ struct LaunchPlan {
   std::vector<ServicePlan> services;
   std::optional<ProcessPlan> gateway;
   SupervisionTimes supervision;
+  // With mTLS (mesh_config.tls set): the launcher's own certificate and key,
+  // for its health checks. Absolute paths; empty without mTLS.
+  std::string probe_cert_file;
+  std::string probe_key_file;
 };
 
 // Returns `count` free ports.
@@ -79,8 +86,8 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
                                            const LaunchOptions& options,
                                            const PortPicker& pick_free_ports);
 
-// NOT_FOUND naming the first binary that is not executable or descriptor
-// set that cannot be read, with the hint to build it.
+// NOT_FOUND naming the first binary that is not executable, descriptor
+// set or mTLS file that cannot be read, with the hint to build or make it.
 absl::Status CheckPlanFiles(const LaunchPlan& plan);
 
 // The topology's host, or the default one.

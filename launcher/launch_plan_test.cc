@@ -151,6 +151,58 @@ TEST(LaunchPlanTest, RefusedMeshConfigIsInvalidArgument) {
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("health_check"));
 }
 
+TEST(LaunchPlanTest, TlsDirGivesEveryProcessItsCertificate) {
+  absl::StatusOr<Topology> topology =
+      ReadTopology("deploy/local/topology-mtls.json");
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  FakePicker ports;
+  LaunchOptions options;
+  options.bin_dir = "/repo/bazel-bin";
+  options.state_dir = "/tmp/state";
+  options.tls_dir = "/tmp/certs";  // replaces the topology's var/certs
+  absl::StatusOr<LaunchPlan> plan =
+      BuildLaunchPlan(*topology, options, ports.picker());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->mesh_config.tls().ca_file(), "/tmp/certs/ca.crt");
+  EXPECT_EQ(plan->probe_cert_file, "/tmp/certs/launcher.crt");
+  EXPECT_EQ(plan->probe_key_file, "/tmp/certs/launcher.key");
+  EXPECT_THAT(
+      plan->services[1].replicas[0].argv,
+      ElementsAre("/repo/bazel-bin/order_svc/order_svc", "--host=127.0.0.1",
+                  "--port=50052", "--admin_port=0", "--db=/tmp/state/orders.db",
+                  "--mesh_config=/tmp/state/mesh.json",
+                  "--tls_cert_file=/tmp/certs/order_svc.crt",
+                  "--tls_key_file=/tmp/certs/order_svc.key"));
+  EXPECT_THAT(plan->gateway->argv,
+              testing::Contains("--tls_cert_file=/tmp/certs/gateway.crt"));
+  // The template's authorization is kept.
+  EXPECT_EQ(
+      plan->mesh_config.services().at(kUsers).authorization().allow(1).methods(
+          0),
+      "GetUser");
+
+  // Without the certificate files nothing starts; the error says how to
+  // make them.
+  for (ServicePlan& service : plan->services) {
+    for (ProcessPlan& replica : service.replicas) replica.argv[0] = "/bin/true";
+  }
+  plan->gateway->argv[0] = "/bin/true";
+  absl::Status s = CheckPlanFiles(*plan);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("/tmp/certs/ca.crt cannot be read"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("tools/dev-ca.sh"));
+}
+
+TEST(LaunchPlanTest, WithoutTlsThereAreNoTlsFlags) {
+  FakePicker ports;
+  absl::StatusOr<LaunchPlan> plan =
+      BuildLaunchPlan(Default(), LaunchOptions(), ports.picker());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->mesh_config.has_tls());
+  EXPECT_TRUE(plan->probe_cert_file.empty());
+}
+
 TEST(LaunchPlanTest, CheckPlanFilesNamesWhatIsMissing) {
   FakePicker ports;
   LaunchOptions options;

@@ -23,6 +23,11 @@ ABSL_FLAG(std::string, bin_dir, "bazel-bin",
 ABSL_FLAG(std::string, state_dir, "",
           "SQLite files, logs, the mesh config and launcher.json go here; "
           "empty: the topology's state_dir (default var).");
+ABSL_FLAG(std::string, tls_dir, "",
+          "Run with mTLS between the processes, with the CA and "
+          "certificates in this directory (ca.crt, <service name>.crt/.key, "
+          "gateway.crt/.key, launcher.crt/.key; tools/dev-ca.sh DIR makes "
+          "them). Replaces the topology's tls.cert_dir.");
 ABSL_FLAG(bool, free_ports, false,
           "Pick free ports for every process, ignoring the topology's ports "
           "(to run beside another copy, or in tests).");
@@ -52,6 +57,7 @@ int main(int argc, char** argv) {
   options.bin_dir = absl::GetFlag(FLAGS_bin_dir);
   options.state_dir = absl::GetFlag(FLAGS_state_dir);
   options.free_ports = absl::GetFlag(FLAGS_free_ports);
+  options.tls_dir = absl::GetFlag(FLAGS_tls_dir);
   const std::string host = stubmesh::launcher::HostOf(*topology);
   absl::StatusOr<stubmesh::launcher::LaunchPlan> plan =
       stubmesh::launcher::BuildLaunchPlan(*topology, options, [&](int count) {

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -23,6 +24,7 @@
 #include "launcher/ports.h"
 #include "launcher/restart_backoff.h"
 #include "launcher/status_file.h"
+#include "mesh/mesh_tls.h"
 
 namespace stubmesh::launcher {
 
@@ -93,6 +95,42 @@ bool StoppedCleanly(const ChildProcess& child) {
   return child.ExitedCleanly() || child.KilledBy(SIGTERM);
 }
 
+// With mTLS: every process's certificate and key, checked against the CA
+// before anything starts (a bad one would only show as a child that exits),
+// and the launcher's own credentials for its health checks. Null without.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CheckTlsOfPlan(
+    const LaunchPlan& plan) {
+  if (!plan.mesh_config.has_tls()) return nullptr;
+  std::vector<const ProcessPlan*> processes;
+  for (const ServicePlan& service : plan.services) {
+    processes.push_back(&service.replicas[0]);
+  }
+  if (plan.gateway.has_value()) processes.push_back(&*plan.gateway);
+  for (const ProcessPlan* process : processes) {
+    std::string cert, key;
+    for (const std::string& arg : process->argv) {
+      if (absl::StartsWith(arg, "--tls_cert_file=")) cert = arg.substr(16);
+      if (absl::StartsWith(arg, "--tls_key_file=")) key = arg.substr(15);
+    }
+    absl::StatusOr<std::optional<mesh::MeshTlsFiles>> checked =
+        mesh::CheckMeshTls(plan.mesh_config, cert, key);
+    if (!checked.ok()) {
+      return absl::Status(
+          checked.status().code(),
+          absl::StrCat(process->name, ": ", checked.status().message()));
+    }
+  }
+  absl::StatusOr<std::optional<mesh::MeshTlsFiles>> own = mesh::CheckMeshTls(
+      plan.mesh_config, plan.probe_cert_file, plan.probe_key_file);
+  if (!own.ok()) {
+    return absl::Status(
+        own.status().code(),
+        absl::StrCat("the launcher's health checks: ", own.status().message()));
+  }
+  return mesh::MeshChannelCredentials(mesh::NewCertificateProvider(**own),
+                                      mesh::v1::ServiceMesh());
+}
+
 }  // namespace
 
 struct Supervisor::Process {
@@ -144,6 +182,9 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(
   }
   absl::Status files = CheckPlanFiles(plan);
   if (!files.ok()) return files;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> probe_credentials =
+      CheckTlsOfPlan(plan);
+  if (!probe_credentials.ok()) return probe_credentials.status();
   std::error_code error;
   std::filesystem::create_directories(plan.log_dir, error);
   if (error) {
@@ -157,8 +198,10 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(
   if (stop_fd.get() < 0 || child_fd.get() < 0) {
     return absl::InternalError(absl::StrCat("signalfd: ", strerror(errno)));
   }
-  return std::unique_ptr<Supervisor>(
+  std::unique_ptr<Supervisor> supervisor(
       new Supervisor(std::move(plan), std::move(stop_fd), std::move(child_fd)));
+  supervisor->probe_credentials_ = *std::move(probe_credentials);
+  return supervisor;
 }
 
 Supervisor::Supervisor(LaunchPlan plan, ScopedFd stop_fd, ScopedFd child_fd)
@@ -290,7 +333,7 @@ absl::Status Supervisor::AwaitUp(Process& process) {
       process.is_gateway
           ? AwaitHttpOk(endpoints->address, "/readyz", deadline, pause)
           : AwaitGrpcServing(endpoints->address, process.health_services,
-                             deadline, pause);
+                             deadline, pause, probe_credentials_);
   if (absl::IsCancelled(healthy)) return healthy;
   if (!healthy.ok()) return FailStart(process, healthy);
   process.status.set_state(ProcessStatus::RUNNING);

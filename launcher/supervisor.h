@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "grpcpp/security/credentials.h"
 #include "launcher/launch_plan.h"
 #include "launcher/scoped_fd.h"
 #include "stubmesh/mesh/v1/topology.pb.h"
@@ -104,6 +105,8 @@ class Supervisor {
   void PrintSummary() const;
 
   const LaunchPlan plan_;
+  // The launcher's mTLS credentials for health checks; null without mTLS.
+  std::shared_ptr<grpc::ChannelCredentials> probe_credentials_;
   const ScopedFd stop_fd_;   // signalfd: SIGTERM, SIGINT, SIGHUP
   const ScopedFd child_fd_;  // signalfd: SIGCHLD
   std::vector<std::unique_ptr<Process>> processes_;

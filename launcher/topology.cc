@@ -179,6 +179,14 @@ absl::Status ValidateTopology(const Topology& topology) {
       return Bad(p + ".target", "is set by the launcher; leave it out");
     }
   }
+  if (topology.has_tls() && topology.tls().cert_dir().empty()) {
+    return Bad("tls.cert_dir",
+               "is required (a directory made by tools/dev-ca.sh)");
+  }
+  if (topology.mesh().has_tls()) {
+    return Bad("mesh.tls",
+               "is set by the launcher from tls.cert_dir; leave it out");
+  }
   const Supervision& s = topology.supervision();
   for (const auto& [path, d] :
        std::initializer_list<std::pair<const char*, const Duration*>>{

@@ -12,12 +12,17 @@ free loopback ports.
   stopped, every child is gone, the launcher exits 0;
 - a replica that cannot start again (its port taken) is retried with
   doubling waits, and comes back once it can;
-- a fixed port that is taken: the launcher says so and starts nothing.
+- a fixed port that is taken: the launcher says so and starts nothing;
+- the mTLS topology (deploy/local/topology-mtls.json) with certificates that
+  tools/dev-ca.sh makes in the test's temp dir: REST works through the
+  gateway, a replica takes no plaintext gRPC; without the certificates the
+  launcher says how to make them and starts nothing.
 
 Paths: the service binaries as in stubmesh_testlib (the launcher's --bin_dir
 is the directory that holds user_svc/user_svc), STUBMESH_LAUNCHER (default
 <bin_dir>/launcher/launcher), STUBMESH_TOPOLOGY (default
-<repo>/deploy/local/topology.json). Run with /usr/bin/python3.
+<repo>/deploy/local/topology.json), STUBMESH_MTLS_TOPOLOGY (default
+topology-mtls.json beside it). Run with /usr/bin/python3.
 """
 
 import http.client
@@ -54,6 +59,11 @@ def launcher_binary():
 def default_topology():
     return lib._path_from_env("STUBMESH_TOPOLOGY",
                               os.path.join(lib.REPO_ROOT, "deploy", "local", "topology.json"))
+
+
+def mtls_topology():
+    return lib._path_from_env("STUBMESH_MTLS_TOPOLOGY", os.path.join(
+        os.path.dirname(default_topology()), "topology-mtls.json"))
 
 
 def pid_alive(pid):
@@ -261,6 +271,48 @@ class LauncherTest(unittest.TestCase):
         order = [log.index("stopping " + name) for name in
                  ["gateway-0", "order_svc-0", "user_svc-0", "user_svc-1"]]
         self.assertEqual(order, sorted(order), log)
+
+    def test_mtls_topology(self):
+        # The mTLS topology, with certificates that tools/dev-ca.sh makes
+        # here: every hop is mTLS, the launcher's own health checks included.
+        certs = os.path.join(self.tmp, "certs")
+        subprocess.run([os.path.join(lib.REPO_ROOT, "tools", "dev-ca.sh"), certs],
+                       check=True, stdout=subprocess.DEVNULL)
+        launcher = self.start(mtls_topology(), ["--free_ports", "--tls_dir=" + certs])
+        status = launcher.await_state("RUNNING", UP_TIMEOUT_S)
+        with open(status["meshConfig"]) as f:
+            mesh = json.load(f)
+        self.assertEqual(mesh["tls"]["caFile"], os.path.join(certs, "ca.crt"))
+
+        gateway = status["gateway"]["address"]
+        code, user = http_request(gateway, "POST", "/v1/users",
+                                  {"name": "Ada", "email": "ada@example.com"})
+        self.assertEqual(code, 200, user)
+        code, order = http_request(gateway, "POST", "/v1/orders", {
+            "userId": user["id"],
+            "items": [{"sku": "BOOK-1", "quantity": 2, "unitPriceCents": 1250}]})
+        self.assertEqual(code, 200, order)
+        self.assertEqual(order["userId"], user["id"])
+
+        # A replica's gRPC port takes no plaintext; its admin port is plain HTTP.
+        replica = status["services"][0]["replicas"][0]
+        import grpc  # Debian's python3-grpcio; only this test needs it.
+        channel = grpc.insecure_channel(replica["address"])
+        self.addCleanup(channel.close)
+        with self.assertRaises(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(channel).result(timeout=2)
+        code, _ = http_request(replica["adminAddress"], "GET", "/healthz")
+        self.assertEqual(code, 200)
+        with open(replica["log"]) as f:
+            self.assertIn("mTLS on as spiffe://stubmesh.local/svc/user_svc", f.read())
+
+    def test_mtls_without_certificates_starts_nothing(self):
+        launcher = self.start(mtls_topology(), [
+            "--free_ports", "--tls_dir=" + os.path.join(self.tmp, "no-certs")])
+        self.assertEqual(launcher.proc.wait(timeout=STOP_TIMEOUT_S), 1)
+        self.assertIn(os.path.join(self.tmp, "no-certs", "ca.crt") + " cannot be read",
+                      launcher.stderr())
+        self.assertIn("tools/dev-ca.sh", launcher.stderr())
 
     def test_restart_backs_off_while_the_port_is_taken(self):
         with open(default_topology()) as f:
