@@ -14,6 +14,7 @@ clients:
   through; health answers any peer with a mesh certificate;
 - REST through the gateway works end to end (gateway -> user_svc, and
   gateway -> order_svc -> user_svc), every hop on mTLS;
+- rotated certificate, key and CA files are picked up without a restart;
 - a bad key file refuses the start, naming the flag and path.
 
 Paths as in stubmesh_testlib and gateway_e2e_test. Run with /usr/bin/python3.
@@ -22,6 +23,7 @@ Paths as in stubmesh_testlib and gateway_e2e_test. Run with /usr/bin/python3.
 import json
 import os
 import re
+import shutil
 import subprocess
 import unittest
 import uuid
@@ -94,7 +96,8 @@ class MtlsTest(unittest.TestCase):
                 "target": "127.0.0.1:1",
                 "authorization": {"allow": [
                     {"principals": [DOMAIN + "gateway"], "methods": ["*"]},
-                    {"principals": [DOMAIN + "order_svc"], "methods": ["GetUser"]},
+                    {"principals": [DOMAIN + "order_svc"],
+                     "methods": ["GetUser", "WatchEvents"]},
                 ]},
             }},
         }
@@ -247,9 +250,57 @@ class MtlsTest(unittest.TestCase):
         # order_svc asked user_svc as itself, and was let through.
         self.assertIn("UserService/GetUser OK", read(self.user.log_path).decode())
 
+        # The saga over mTLS: order_svc tails WatchEvents (allowed to it) and
+        # cancels the deleted user's order.
+        code, _ = launcher_test.http_request(gateway, "DELETE", "/v1/users/%s" % user["id"])
+        self.assertEqual(code, 200)
+
+        def cancelled():
+            code, body = launcher_test.http_request(gateway, "GET", "/v1/orders/%s" % order["id"])
+            return code == 200 and body.get("status") == "ORDER_STATUS_CANCELLED"
+        lib.wait_until(cancelled, 15, "the deleted user's order to be cancelled")
+        self.assertNotIn("denied %s/WatchEvents" % USERS, read(self.user.log_path).decode())
+
     def test_admin_port_stays_plain_http(self):
         code, body = launcher_test.http_request(self.user.admin_address, "GET", "/healthz")
         self.assertEqual(code, 200)
+
+    def test_rotated_files_are_picked_up(self):
+        # A user_svc of its own, whose CA, certificate and key files are then
+        # replaced (atomically, by rename) with those of another CA: new
+        # connections use the new files without a restart.
+        live = os.path.join(self.tmp, "rotating")
+        fresh = os.path.join(self.tmp, "rotated")
+        make_certificates(live, "user_svc", "order_svc")
+        make_certificates(fresh, "user_svc", "order_svc")
+        mesh_path = os.path.join(self.tmp, "rotating-mesh.json")
+        with open(mesh_path, "w") as f:
+            json.dump({"tls": {"caFile": os.path.join(live, "ca.crt"),
+                               "refreshInterval": "1s"}}, f)
+        server = lib.ServerProcess("user_svc", [
+            lib.user_svc_binary(), "--port=0", "--admin_port=-1",
+            "--db=" + os.path.join(self.tmp, "rotating.db"), "--mesh_config=" + mesh_path,
+            "--tls_cert_file=" + os.path.join(live, "user_svc.crt"),
+            "--tls_key_file=" + os.path.join(live, "user_svc.key")], live)
+        server.start()
+        self.addCleanup(server.stop)
+
+        def serving_to(ca_dir):
+            channel = self.channel(server.address, "order_svc", ca_dir=ca_dir, key_dir=ca_dir)
+            try:
+                return lib.check_health_serving(self.health_pb2, self.health_grpc, channel)
+            except grpc.RpcError:
+                return False
+            finally:
+                channel.close()
+        lib.wait_until(lambda: serving_to(live), lib.HEALTH_TIMEOUT_S, "user_svc on the old CA")
+        self.assertFalse(serving_to(fresh))
+
+        for name in ["user_svc.key", "user_svc.crt", "ca.crt"]:
+            shutil.copyfile(os.path.join(fresh, name), os.path.join(live, name) + ".new")
+            os.replace(os.path.join(live, name) + ".new", os.path.join(live, name))
+        lib.wait_until(lambda: serving_to(fresh), 15, "user_svc on the new CA")
+        self.assertTrue(server.running())
 
     def test_bad_tls_files_refuse_the_start(self):
         garbage = os.path.join(self.tmp, "garbage.key")
