@@ -254,7 +254,7 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
     credentials = mesh::MeshServerCredentials(
         mesh::NewCertificateProvider(**tls));
     credentials->SetAuthMetadataProcessor(std::make_shared<MethodAuthorizer>(
-        *authorization, registry.get(), options.name));
+        *authorization, registry, options.name));
     absl::FPrintF(stderr, "%s %s mTLS on as %s (CA %s)\n", LogTimestamp(),
                   options.name,
                   (*tls)->identities.empty()

@@ -67,14 +67,15 @@ bool MethodAuthorizationPolicy::Allows(
 
 MethodAuthorizer::MethodAuthorizer(
     std::shared_ptr<const MethodAuthorizationPolicy> policy,
-    prometheus::Registry* registry, std::string server_name)
+    std::shared_ptr<prometheus::Registry> registry, std::string server_name)
     : policy_(std::move(policy)),
+      registry_(std::move(registry)),
       denied_(prometheus::BuildCounter()
                   .Name("stubmesh_server_authz_denied_total")
                   .Help("Calls refused with PERMISSION_DENIED by the "
                         "authorization of the mesh config, by method and "
                         "caller identity.")
-                  .Register(*registry)),
+                  .Register(*registry_)),
       server_name_(std::move(server_name)) {}
 
 grpc::Status MethodAuthorizer::Process(const InputMetadata& auth_metadata,

@@ -35,7 +35,7 @@
 //       {"stubmesh.user.v1.UserService"});
 //   auto credentials = mesh::MeshServerCredentials(provider);
 //   credentials->SetAuthMetadataProcessor(std::make_shared<MethodAuthorizer>(
-//       *policy, registry.get(), "user_svc"));
+//       *policy, registry, "user_svc"));
 
 #include <map>
 #include <memory>
@@ -77,9 +77,10 @@ class MethodAuthorizationPolicy {
 
 class MethodAuthorizer final : public grpc::AuthMetadataProcessor {
  public:
-  // `registry`: where the denial counter goes; not owned, must outlive this.
+  // `registry`: where the denial counter goes.
   MethodAuthorizer(std::shared_ptr<const MethodAuthorizationPolicy> policy,
-                   prometheus::Registry* registry, std::string server_name);
+                   std::shared_ptr<prometheus::Registry> registry,
+                   std::string server_name);
 
   // It neither blocks nor waits: run on gRPC's own thread.
   bool IsBlocking() const override { return false; }
@@ -91,6 +92,7 @@ class MethodAuthorizer final : public grpc::AuthMetadataProcessor {
 
  private:
   const std::shared_ptr<const MethodAuthorizationPolicy> policy_;
+  const std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& denied_;
   const std::string server_name_;
 };
