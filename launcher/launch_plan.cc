@@ -48,6 +48,17 @@ std::vector<int> PortsOf(int base_port, int step, int count, bool free_ports,
 
 }  // namespace
 
+std::vector<const ProcessPlan*> ProcessesOf(const LaunchPlan& plan) {
+  std::vector<const ProcessPlan*> processes;
+  for (const ServicePlan& service : plan.services) {
+    for (const ProcessPlan& replica : service.replicas) {
+      processes.push_back(&replica);
+    }
+  }
+  if (plan.gateway.has_value()) processes.push_back(&*plan.gateway);
+  return processes;
+}
+
 std::string HostOf(const Topology& topology) {
   return topology.host().empty() ? kDefaultHost : topology.host();
 }
@@ -98,12 +109,13 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
       !options.tls_dir.empty() ? Absolute(options.tls_dir)
       : topology.has_tls()     ? Absolute(topology.tls().cert_dir())
                                : "";
-  // The flags that give process `name` its own certificate.
-  auto tls_flags = [&tls_dir](const std::string& name) {
-    if (tls_dir.empty()) return std::vector<std::string>();
-    return std::vector<std::string>{
-        absl::StrCat("--tls_cert_file=", tls_dir, "/", name, ".crt"),
-        absl::StrCat("--tls_key_file=", tls_dir, "/", name, ".key")};
+  // Gives `process` the certificate of `name`, and the flags that name it.
+  auto add_tls = [&tls_dir](const std::string& name, ProcessPlan& process) {
+    if (tls_dir.empty()) return;
+    process.tls_cert_file = absl::StrCat(tls_dir, "/", name, ".crt");
+    process.tls_key_file = absl::StrCat(tls_dir, "/", name, ".key");
+    process.argv.push_back("--tls_cert_file=" + process.tls_cert_file);
+    process.argv.push_back("--tls_key_file=" + process.tls_key_file);
   };
   if (!tls_dir.empty()) {
     plan.mesh_config.mutable_tls()->set_ca_file(tls_dir + "/ca.crt");
@@ -132,9 +144,7 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
                       "--admin_port=0",
                       absl::StrCat("--db=", service.db_path),
                       absl::StrCat("--mesh_config=", plan.mesh_config_path)};
-      for (std::string& flag : tls_flags(s.name())) {
-        replica.argv.push_back(std::move(flag));
-      }
+      add_tls(s.name(), replica);
       replica.argv.insert(replica.argv.end(), s.args().begin(), s.args().end());
       service.replicas.push_back(std::move(replica));
     }
@@ -155,9 +165,7 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
                     absl::StrCat("--host=", plan.host),
                     absl::StrCat("--port=", port[0]),
                     absl::StrCat("--mesh_config=", plan.mesh_config_path)};
-    for (std::string& flag : tls_flags("gateway")) {
-      gateway.argv.push_back(std::move(flag));
-    }
+    add_tls("gateway", gateway);
     for (const std::string& set : g.descriptor_sets()) {
       gateway.argv.push_back(
           absl::StrCat("--descriptor_set=", InBinDir(options.bin_dir, set)));
@@ -200,30 +208,18 @@ absl::Status CheckPlanFiles(const LaunchPlan& plan) {
     }
     return absl::OkStatus();
   };
-  std::vector<std::string> tls_files;
   if (plan.mesh_config.has_tls()) {
-    tls_files = {plan.mesh_config.tls().ca_file(), plan.probe_cert_file,
-                 plan.probe_key_file};
-  }
-  for (const ServicePlan& service : plan.services) {
-    for (const std::string& arg : service.replicas[0].argv) {
-      for (absl::string_view flag : {"--tls_cert_file=", "--tls_key_file="}) {
-        if (absl::StartsWith(arg, flag))
-          tls_files.push_back(arg.substr(flag.size()));
-      }
+    std::vector<std::string> tls_files = {plan.mesh_config.tls().ca_file(),
+                                          plan.probe_cert_file,
+                                          plan.probe_key_file};
+    for (const ProcessPlan* process : ProcessesOf(plan)) {
+      tls_files.push_back(process->tls_cert_file);
+      tls_files.push_back(process->tls_key_file);
     }
-  }
-  if (plan.gateway.has_value()) {
-    for (const std::string& arg : plan.gateway->argv) {
-      for (absl::string_view flag : {"--tls_cert_file=", "--tls_key_file="}) {
-        if (absl::StartsWith(arg, flag))
-          tls_files.push_back(arg.substr(flag.size()));
-      }
+    for (const std::string& path : tls_files) {
+      absl::Status s = check_tls_file(path);
+      if (!s.ok()) return s;
     }
-  }
-  for (const std::string& path : tls_files) {
-    absl::Status s = check_tls_file(path);
-    if (!s.ok()) return s;
   }
   if (plan.gateway.has_value()) {
     absl::Status s = check_binary(plan.gateway->argv[0]);

@@ -47,6 +47,9 @@ struct ProcessPlan {
   // argv[0] is the binary's absolute path.
   std::vector<std::string> argv;
   std::string log_path;
+  // With mTLS: its certificate and key (also in argv); empty without.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 struct ServicePlan {
@@ -89,6 +92,9 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
 // NOT_FOUND naming the first binary that is not executable, descriptor
 // set or mTLS file that cannot be read, with the hint to build or make it.
 absl::Status CheckPlanFiles(const LaunchPlan& plan);
+
+// Every process of `plan`, replicas in start order, then the gateway.
+std::vector<const ProcessPlan*> ProcessesOf(const LaunchPlan& plan);
 
 // The topology's host, or the default one.
 std::string HostOf(const Topology& topology);

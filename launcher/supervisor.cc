@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <system_error>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -101,19 +100,10 @@ bool StoppedCleanly(const ChildProcess& child) {
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CheckTlsOfPlan(
     const LaunchPlan& plan) {
   if (!plan.mesh_config.has_tls()) return nullptr;
-  std::vector<const ProcessPlan*> processes;
-  for (const ServicePlan& service : plan.services) {
-    processes.push_back(&service.replicas[0]);
-  }
-  if (plan.gateway.has_value()) processes.push_back(&*plan.gateway);
-  for (const ProcessPlan* process : processes) {
-    std::string cert, key;
-    for (const std::string& arg : process->argv) {
-      if (absl::StartsWith(arg, "--tls_cert_file=")) cert = arg.substr(16);
-      if (absl::StartsWith(arg, "--tls_key_file=")) key = arg.substr(15);
-    }
+  for (const ProcessPlan* process : ProcessesOf(plan)) {
     absl::StatusOr<std::optional<mesh::MeshTlsFiles>> checked =
-        mesh::CheckMeshTls(plan.mesh_config, cert, key);
+        mesh::CheckMeshTls(plan.mesh_config, process->tls_cert_file,
+                           process->tls_key_file);
     if (!checked.ok()) {
       return absl::Status(
           checked.status().code(),

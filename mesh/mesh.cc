@@ -70,9 +70,14 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Mesh::BuildChannel(
       interceptors;
   interceptors.push_back(
       std::make_unique<ClientCallInterceptorFactory>(client_metrics_));
+  grpc::ChannelArguments arguments = BuildChannelArguments(config, *json);
+  if (certificates_ != nullptr) {
+    std::string server_name = TlsServerNameOverride(config.target());
+    if (!server_name.empty()) arguments.SetSslTargetNameOverride(server_name);
+  }
   return grpc::experimental::CreateCustomChannelWithInterceptors(
-      config.target(), CredentialsFor(config),
-      BuildChannelArguments(config, *json), std::move(interceptors));
+      config.target(), CredentialsFor(config), arguments,
+      std::move(interceptors));
 }
 
 std::shared_ptr<grpc::ChannelCredentials> Mesh::CredentialsFor(

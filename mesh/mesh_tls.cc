@@ -144,13 +144,26 @@ bool DnsNameMatches(absl::string_view pattern, absl::string_view host) {
          absl::EqualsIgnoreCase(pattern.substr(1), host.substr(dot));
 }
 
+// "a:p,b:p" of an "ipv4:" or "ipv6:" target; empty for other targets.
+absl::string_view AddressList(absl::string_view target) {
+  for (absl::string_view scheme : {"ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(target, scheme)) {
+      return absl::StripPrefix(target.substr(scheme.size()), "//");
+    }
+  }
+  return "";
+}
+
 // Accepts a server as MeshChannelCredentials says; runs after gRPC checked
 // the chain against the CA.
 class ServerIdentityVerifier
     : public grpc::experimental::ExternalCertificateVerifier {
  public:
-  explicit ServerIdentityVerifier(std::vector<std::string> identities)
-      : identities_(std::move(identities)) {}
+  // `addresses`: the hosts to check for an address-list target (gRPC's
+  // target name is then the override, one host); empty: the target name.
+  ServerIdentityVerifier(std::vector<std::string> identities,
+                         std::string addresses)
+      : identities_(std::move(identities)), addresses_(std::move(addresses)) {}
 
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> /*callback*/,
@@ -186,7 +199,9 @@ class ServerIdentityVerifier
                        absl::StrJoin(identities_, ", "), "]"));
     }
     grpc::string_ref target = request.target_name();
-    absl::string_view authority(target.data(), target.size());
+    absl::string_view authority =
+        !addresses_.empty() ? absl::string_view(addresses_)
+                            : absl::string_view(target.data(), target.size());
     if (CertificateCoversAuthority(authority, Strings(request.dns_names()),
                                    Strings(request.ip_names()))) {
       return grpc::Status::OK;
@@ -197,9 +212,16 @@ class ServerIdentityVerifier
   }
 
   const std::vector<std::string> identities_;
+  const std::string addresses_;
 };
 
 }  // namespace
+
+std::string TlsServerNameOverride(absl::string_view target) {
+  absl::string_view addresses = AddressList(target);
+  if (addresses.empty()) return "";
+  return HostOf(addresses.substr(0, addresses.find(',')));
+}
 
 bool IdentityMatches(absl::string_view pattern, absl::string_view identity) {
   if (absl::EndsWith(pattern, "*")) {
@@ -345,7 +367,8 @@ std::shared_ptr<grpc::ChannelCredentials> MeshChannelCredentials(
       grpc::experimental::ExternalCertificateVerifier::Create<
           ServerIdentityVerifier>(
           std::vector<std::string>(service.server_identities().begin(),
-                                   service.server_identities().end())));
+                                   service.server_identities().end()),
+          std::string(AddressList(service.target()))));
   return grpc::experimental::TlsCredentials(options);
 }
 

@@ -86,6 +86,14 @@ std::shared_ptr<grpc::ChannelCredentials> MeshChannelCredentials(
     std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider,
     const v1::ServiceMesh& service);
 
+// For a target that lists addresses ("ipv4:127.0.0.1:50051,127.0.0.1:50061"
+// or "ipv6:..."), the TLS server name for gRPC to use in place of the whole
+// list (GRPC_SSL_TARGET_NAME_OVERRIDE_ARG): its first host, an IP literal,
+// for which no SNI is sent (the list as SNI only gets an error logged by
+// every server). Empty for other targets. Server certificates are still
+// checked against every host of the list.
+std::string TlsServerNameOverride(absl::string_view target);
+
 // Whether `identity` matches `pattern`: equal, a "prefix*" pattern, or "*".
 bool IdentityMatches(absl::string_view pattern, absl::string_view identity);
 

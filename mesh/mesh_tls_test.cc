@@ -132,6 +132,14 @@ TEST(IdentityMatchesTest, ExactPrefixAndAny) {
   EXPECT_TRUE(IdentityMatches("*", "anything"));
 }
 
+TEST(TlsServerNameOverrideTest, FirstHostOfAddressLists) {
+  EXPECT_EQ(TlsServerNameOverride("ipv4:127.0.0.1:50051,127.0.0.2:50061"),
+            "127.0.0.1");
+  EXPECT_EQ(TlsServerNameOverride("ipv6:[::1]:50051,[::1]:50061"), "::1");
+  EXPECT_EQ(TlsServerNameOverride("127.0.0.1:50051"), "");
+  EXPECT_EQ(TlsServerNameOverride("dns:///users.internal:50051"), "");
+}
+
 TEST(CertificateCoversAuthorityTest, EveryHostMustBeCovered) {
   const std::vector<std::string> dns = {"localhost", "*.users.internal"};
   const std::vector<std::string> ips = {"127.0.0.1", "::1"};
@@ -209,6 +217,40 @@ class MeshTlsHandshakeTest : public MeshTlsTest {
     return status.error_code();
   }
 
+  // The same call on a Mesh channel to a service at `target`, as every
+  // process makes it.
+  grpc::StatusCode CallThroughMesh(const std::string& target) {
+    v1::MeshConfig config = WithCa(In(*dir_, "ca.crt"));
+    v1::ServiceMesh& service = (*config.mutable_services())["a.B"];
+    service.set_target(target);
+    service.mutable_health_check()->set_disabled(true);
+    absl::StatusOr<std::optional<MeshTlsFiles>> files = CheckMeshTls(
+        config, In(*dir_, "order_svc.crt"), In(*dir_, "order_svc.key"));
+    EXPECT_TRUE(files.ok()) << files.status();
+    MeshOptions options;
+    options.tls = *files;
+    absl::StatusOr<std::unique_ptr<Mesh>> mesh = Mesh::Create(config, options);
+    EXPECT_TRUE(mesh.ok()) << mesh.status();
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        (*mesh)->Channel("a.B");
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    grpc::GenericStub stub(*channel);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    grpc::Status status;
+    absl::Notification done;
+    stub.UnaryCall(&context, "/a.B/C", grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status s) {
+                     status = std::move(s);
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+    return status.error_code();
+  }
+
   std::string Address() const { return absl::StrCat("127.0.0.1:", port_); }
 
   int port_ = 0;
@@ -224,6 +266,16 @@ TEST_F(MeshTlsHandshakeTest, SameCaHandshakes) {
             grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_EQ(Call(*dir_, absl::StrCat("localhost:", port_), v1::ServiceMesh()),
             grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// An address list is checked host by host: 127.0.0.2 is not in the
+// server's certificate, so no server of that list is accepted.
+TEST_F(MeshTlsHandshakeTest, MeshChannelsCheckEveryHostOfAnAddressList) {
+  EXPECT_EQ(CallThroughMesh(absl::StrCat("ipv4:", Address(), ",", Address())),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(
+      CallThroughMesh(absl::StrCat("ipv4:", Address(), ",127.0.0.2:", port_)),
+      grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(MeshTlsHandshakeTest, ServerIdentityIsChecked) {
