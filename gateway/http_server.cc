@@ -3,6 +3,7 @@
 #include <deque>
 #include <optional>
 #include <sstream>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "boost/asio/post.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
+#include "boost/beast/ssl.hpp"
 
 namespace stubmesh::gateway {
 namespace {
@@ -21,14 +23,6 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 }  // namespace
-
-// What a responder talks to: the session that read the request.
-class HttpResponder::Sink {
- public:
-  virtual ~Sink() = default;
-  virtual void Respond(HttpResponse response) = 0;
-  virtual std::shared_ptr<HttpStream> StartStream(HttpResponse head) = 0;
-};
 
 void HttpResponder::Respond(HttpResponse response) const {
   sink_->Respond(std::move(response));
@@ -56,71 +50,151 @@ class DiscardingStream final : public HttpStream {
   void End() override {}
 };
 
+std::chrono::microseconds Chrono(absl::Duration d) {
+  return std::chrono::microseconds(absl::ToInt64Microseconds(d));
+}
+
 // One connection. Reads a request, hands it to the handler, writes the
 // answer, then reads the next one; all I/O runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session>,
+// `Stream` is beast::tcp_stream, or beast::ssl_stream of one for TLS.
+//
+// Reading a request has three deadlines: its first byte within the idle
+// timeout (header timeout on a new connection), its head within the header
+// timeout of that byte, and the whole request within the read timeout.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>>,
                 public HttpResponder::Sink,
                 public HttpStream {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const HttpServer::Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <class... StreamArgs>
+  Session(std::shared_ptr<const HttpServer::Shared> shared,
+          net::ip::address client, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
+        shared_(std::move(shared)),
+        client_(std::move(client)) {}
 
   void Start() {
-    net::dispatch(
-        stream_.get_executor(),
-        beast::bind_front_handler(&Session::Read, shared_from_this()));
+    net::dispatch(tcp().get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->tcp().expires_after(
+            Chrono(self->shared_->options.header_timeout));
+        self->stream_.async_handshake(
+            net::ssl::stream_base::server, [self](beast::error_code ec) {
+              if (ec) {
+                self->tcp().close();  // not TLS, or too slow: nothing to say
+                return;
+              }
+              self->handshake_done_ = true;
+              self->Read(/*first=*/true);
+            });
+      } else {
+        self->Read(/*first=*/true);
+      }
+    });
   }
+
+  const net::ip::address& client_address() const override { return client_; }
 
  private:
-  void Read() {
-    parser_.emplace();
-    parser_->header_limit(
-        static_cast<std::uint32_t>(shared_->options.max_header_bytes));
-    parser_->body_limit(shared_->options.max_body_bytes);
-    stream_.expires_after(std::chrono::microseconds(
-        absl::ToInt64Microseconds(shared_->options.read_timeout)));
-    http::async_read(
-        stream_, buffer_, *parser_,
-        beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
+  // Waits for the next request's first byte (unless a pipelined one is
+  // already buffered), then reads its head.
+  void Read(bool first = false) {
+    if (buffer_.size() > 0) {
+      ReadHeader();
+      return;
+    }
+    const HttpServerOptions& options = shared_->options;
+    tcp().expires_after(
+        Chrono(first ? options.header_timeout : options.idle_timeout));
+    stream_.async_read_some(
+        buffer_.prepare(8192),
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+          if (ec) {
+            self->Close();
+            return;
+          }
+          self->buffer_.commit(n);
+          self->ReadHeader();
+        });
   }
 
-  void OnRead(beast::error_code ec, std::size_t /*bytes*/) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::eof) {
-      Close();
-      return;
-    }
+  void ReadHeader() {
+    const HttpServerOptions& options = shared_->options;
+    request_start_ = std::chrono::steady_clock::now();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+    parser_->body_limit(options.max_body_bytes);
+    tcp().expires_at(request_start_ + Chrono(options.header_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(
+                                &Session::OnHeader, this->shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec) {
-      // A bad request: say why once, then close (the stream is out of sync).
-      http::status status = http::status::bad_request;
-      std::string message =
-          absl::StrCat("malformed HTTP request: ", ec.message());
-      if (ec == http::error::body_limit) {
-        status = http::status::payload_too_large;
-        message = absl::StrCat("request body larger than ",
-                               shared_->options.max_body_bytes, " bytes");
-      } else if (ec == http::error::header_limit) {
-        status = http::status::request_header_fields_too_large;
-        message = absl::StrCat("request headers larger than ",
-                               shared_->options.max_header_bytes, " bytes");
-      }
-      keep_alive_ = false;
-      Write(shared_->error_responder(status, std::move(message)));
+      OnReadError(ec);
       return;
     }
-    stream_.expires_never();
+    if (parser_->is_done()) {
+      Dispatch();
+      return;
+    }
+    tcp().expires_at(request_start_ + Chrono(shared_->options.read_timeout));
+    http::async_read(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&Session::OnBody, this->shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      OnReadError(ec);
+      return;
+    }
+    Dispatch();
+  }
+
+  void OnReadError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec.category() !=
+            http::make_error_code(http::error::body_limit).category()) {
+      Close();  // gone, too slow, or a transport (e.g. TLS) error
+      return;
+    }
+    // A bad request: say why once, then close (the stream is out of sync).
+    http::status status = http::status::bad_request;
+    std::string message =
+        absl::StrCat("malformed HTTP request: ", ec.message());
+    if (ec == http::error::body_limit) {
+      status = http::status::payload_too_large;
+      message = absl::StrCat("request body larger than ",
+                             shared_->options.max_body_bytes, " bytes");
+    } else if (ec == http::error::header_limit) {
+      status = http::status::request_header_fields_too_large;
+      message = absl::StrCat("request headers larger than ",
+                             shared_->options.max_header_bytes, " bytes");
+    }
+    keep_alive_ = false;
+    Write(shared_->error_responder(status, std::move(message)));
+  }
+
+  void Dispatch() {
+    tcp().expires_never();
     HttpRequest request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
     head_request_ = request.method() == http::verb::head;
-    shared_->handler(std::move(request), HttpResponder(shared_from_this()));
+    shared_->handler(std::move(request),
+                     HttpResponder(this->shared_from_this()));
   }
 
   // HttpResponder::Sink
   void Respond(HttpResponse response) override {
-    auto self = shared_from_this();
-    net::post(stream_.get_executor(),
+    auto self = this->shared_from_this();
+    net::post(tcp().get_executor(),
               [self, response = std::move(response)]() mutable {
                 self->Write(std::move(response));
               });
@@ -139,7 +213,7 @@ class Session : public std::enable_shared_from_this<Session>,
     std::ostringstream bytes;
     bytes << head.base();
     QueueRaw(bytes.str(), nullptr);
-    return shared_from_this();
+    return this->shared_from_this();
   }
 
   // HttpStream
@@ -154,7 +228,7 @@ class Session : public std::enable_shared_from_this<Session>,
   }
 
   void End() override {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     QueueRaw("0\r\n\r\n", [self](bool ok) {
       // Runs on the strand, after the last chunk went out.
       if (ok && self->keep_alive_) {
@@ -172,11 +246,10 @@ class Session : public std::enable_shared_from_this<Session>,
     // A HEAD answer says how long the body would be, without it.
     if (head_request_) response.body().clear();
     response_ = std::make_shared<HttpResponse>(std::move(response));
-    stream_.expires_after(std::chrono::microseconds(
-        absl::ToInt64Microseconds(shared_->options.read_timeout)));
+    tcp().expires_after(Chrono(shared_->options.read_timeout));
     http::async_write(
         stream_, *response_,
-        beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+        beast::bind_front_handler(&Session::OnWrite, this->shared_from_this()));
   }
 
   void OnWrite(beast::error_code ec, std::size_t /*bytes*/) {
@@ -190,20 +263,19 @@ class Session : public std::enable_shared_from_this<Session>,
 
   // Streams write raw, already framed bytes, one after another.
   void QueueRaw(std::string bytes, std::function<void(bool)> done) {
-    auto self = shared_from_this();
-    net::post(stream_.get_executor(), [self, bytes = std::move(bytes),
-                                       done = std::move(done)]() mutable {
+    auto self = this->shared_from_this();
+    net::post(tcp().get_executor(), [self, bytes = std::move(bytes),
+                                     done = std::move(done)]() mutable {
       self->raw_queue_.push_back({std::move(bytes), std::move(done)});
       if (self->raw_queue_.size() == 1) self->WriteNextRaw();
     });
   }
 
   void WriteNextRaw() {
-    stream_.expires_after(std::chrono::microseconds(
-        absl::ToInt64Microseconds(shared_->options.read_timeout)));
+    tcp().expires_after(Chrono(shared_->options.read_timeout));
     net::async_write(
         stream_, net::buffer(raw_queue_.front().bytes),
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
           RawWrite done = std::move(self->raw_queue_.front());
           self->raw_queue_.pop_front();
           if (ec) {
@@ -226,13 +298,29 @@ class Session : public std::enable_shared_from_this<Session>,
   }
 
   void Close() {
+    if (closing_) return;
+    closing_ = true;
+    if constexpr (kTls) {
+      if (handshake_done_) {
+        // close_notify, then the socket; a peer that never answers it gets
+        // a second.
+        tcp().expires_after(std::chrono::seconds(1));
+        stream_.async_shutdown([self = this->shared_from_this()](
+                                   beast::error_code) { self->tcp().close(); });
+        return;
+      }
+    }
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   std::shared_ptr<const HttpServer::Shared> shared_;
+  const net::ip::address client_;
+  std::chrono::steady_clock::time_point request_start_;
+  bool handshake_done_ = false;
+  bool closing_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
@@ -290,7 +378,17 @@ void HttpServer::Accept() {
         if (!ec) {
           beast::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
-          std::make_shared<Session>(std::move(socket), shared_)->Start();
+          net::ip::address client = socket.remote_endpoint(ignored).address();
+          if (shared_->options.tls != nullptr) {
+            std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+                shared_, std::move(client), std::move(socket),
+                *shared_->options.tls)
+                ->Start();
+          } else {
+            std::make_shared<Session<beast::tcp_stream>>(
+                shared_, std::move(client), std::move(socket))
+                ->Start();
+          }
         }
         Accept();
       });

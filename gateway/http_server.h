@@ -1,9 +1,10 @@
 #ifndef STUBMESH_GATEWAY_HTTP_SERVER_H_
 #define STUBMESH_GATEWAY_HTTP_SERVER_H_
 
-// An asynchronous HTTP/1.1 server on Boost.Beast: keep-alive, pipelined
-// requests answered in order, limits on header and body size, and a read
-// timeout that also cuts off idle and slow clients.
+// An asynchronous HTTP/1.1 server on Boost.Beast, plain or over TLS
+// (Boost.Asio SSL on OpenSSL): keep-alive, pipelined requests answered in
+// order, limits on header and body size, and timeouts that cut off slow and
+// idle clients (see HttpServerOptions).
 //
 // The handler is called on an I/O thread with the whole request and a
 // responder. It must not block: it may answer at once or later, from any
@@ -35,7 +36,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/ip/address.hpp"
 #include "boost/asio/ip/tcp.hpp"
+#include "boost/asio/ssl/context.hpp"
 #include "boost/beast/http.hpp"
 
 namespace stubmesh::gateway {
@@ -60,7 +63,15 @@ class HttpStream {
 // How a handler answers. Cheap to copy; all copies answer the same request.
 class HttpResponder {
  public:
-  class Sink;
+  // What a responder talks to: the connection that read the request, or a
+  // wrapper around another responder (e.g. one that adds headers).
+  class Sink {
+   public:
+    virtual ~Sink() = default;
+    virtual void Respond(HttpResponse response) = 0;
+    virtual std::shared_ptr<HttpStream> StartStream(HttpResponse head) = 0;
+    virtual const boost::asio::ip::address& client_address() const = 0;
+  };
   explicit HttpResponder(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
 
   // The whole response.
@@ -70,6 +81,11 @@ class HttpResponder {
   // Sends `head` (status and headers; its body is ignored) with
   // Transfer-Encoding: chunked, and returns the stream for the body.
   std::shared_ptr<HttpStream> StartStream(HttpResponse head) const;
+
+  // The TCP peer's address.
+  const boost::asio::ip::address& client_address() const {
+    return sink_->client_address();
+  }
 
  private:
   std::shared_ptr<Sink> sink_;
@@ -86,9 +102,17 @@ struct HttpServerOptions {
   int io_threads = 0;                 // 0: one per core
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
-  // Time allowed to receive a whole request, and to wait for the next one
-  // on a kept-alive connection.
+  // Time allowed for a new connection's TLS handshake and request head, and
+  // for any request's head from its first byte: a client that sends its
+  // head slowly (slowloris) is disconnected then.
+  absl::Duration header_timeout = absl::Seconds(10);
+  // Time allowed to receive a whole request from its first byte, and to
+  // write each answer.
   absl::Duration read_timeout = absl::Seconds(30);
+  // Time a kept-alive connection may wait for its next request.
+  absl::Duration idle_timeout = absl::Seconds(30);
+  // When set, connections speak TLS (see gateway/tls_server_context.h).
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 class HttpServer {

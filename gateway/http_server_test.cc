@@ -56,6 +56,8 @@ class HttpServerTest : public ::testing::Test {
     options.max_body_bytes = 1000;
     options.max_header_bytes = 2000;
     options.read_timeout = absl::Milliseconds(300);
+    options.header_timeout = absl::Milliseconds(300);
+    options.idle_timeout = absl::Milliseconds(300);
     auto server = HttpServer::Create(
         options, Handle, [](http::status status, std::string message) {
           return Text(status, message);
@@ -154,7 +156,7 @@ TEST_F(HttpServerTest, GarbageIs400) {
   EXPECT_EQ(response.result(), http::status::bad_request);
 }
 
-TEST_F(HttpServerTest, IdleConnectionIsClosedAfterTheReadTimeout) {
+TEST_F(HttpServerTest, SilentNewConnectionIsClosedAfterTheHeaderTimeout) {
   tcp::socket socket = Connect();
   char byte;
   boost::system::error_code ec;
@@ -165,6 +167,50 @@ TEST_F(HttpServerTest, IdleConnectionIsClosedAfterTheReadTimeout) {
   EXPECT_EQ(ec, net::error::eof);
   EXPECT_GE(std::chrono::steady_clock::now() - start,
             std::chrono::milliseconds(250));
+}
+
+TEST_F(HttpServerTest, UnfinishedHeadIsClosedWithoutAnAnswer) {
+  tcp::socket socket = Connect();
+  net::write(socket, net::buffer(std::string("GET /echo HTTP/1.1\r\nHost: x")));
+  // Blocks until the server gives up on the head.
+  std::string received;
+  boost::system::error_code ec;
+  net::read(socket, net::dynamic_buffer(received), ec);
+  EXPECT_EQ(ec, net::error::eof);
+  EXPECT_EQ(received, "");
+}
+
+TEST_F(HttpServerTest, KeptAliveConnectionIsClosedWhenIdle) {
+  tcp::socket socket = Connect();
+  HttpResponse response = Exchange(socket, Get("/first"));
+  EXPECT_TRUE(response.keep_alive());
+  char byte;
+  boost::system::error_code ec;
+  net::read(socket, net::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, net::error::eof);
+}
+
+TEST_F(HttpServerTest, HandlerSeesTheClientAddress) {
+  // The default handler answers with the path; this server answers with the
+  // peer address the responder reports.
+  HttpServerOptions options;
+  options.io_threads = 1;
+  auto server = HttpServer::Create(
+      options,
+      [](HttpRequest, HttpResponder respond) {
+        respond(Text(http::status::ok, respond.client_address().to_string()));
+      },
+      [](http::status status, std::string message) {
+        return Text(status, message);
+      });
+  ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Start();
+  tcp::socket socket(io_);
+  socket.open(tcp::v4());
+  socket.bind(tcp::endpoint(net::ip::make_address("127.0.0.3"), 0));
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                               static_cast<unsigned short>((*server)->port())));
+  EXPECT_EQ(Exchange(socket, Get("/who")).body(), "127.0.0.3");
 }
 
 TEST_F(HttpServerTest, StreamIsChunkedAndTheConnectionStaysUsable) {

@@ -16,13 +16,21 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gateway/api_catalog.h"
+#include "gateway/auth_policy.h"
+#include "gateway/cors_policy.h"
 #include "gateway/http_server.h"
+#include "gateway/jwt_verifier.h"
+#include "gateway/rate_limiter.h"
 #include "gateway/reflection_discovery.h"
+#include "gateway/repeated_flag_args.h"
+#include "gateway/request_guard.h"
+#include "gateway/rest_gateway.h"
+#include "gateway/tls_server_context.h"
+#include "mesh/json_config.h"
 #include "mesh/mesh.h"
 #include "mesh/mesh_config_flag.h"
-#include "gateway/repeated_flag_args.h"
-#include "gateway/rest_gateway.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -47,7 +55,70 @@ ABSL_FLAG(int32_t, io_threads, 0, "HTTP I/O threads; 0: one per core.");
 ABSL_FLAG(int64_t, max_body_bytes, 1 << 20, "Largest request body (413).");
 ABSL_FLAG(int64_t, max_header_bytes, 16 << 10, "Largest request head (431).");
 ABSL_FLAG(absl::Duration, read_timeout, absl::Seconds(30),
-          "Time to receive a request, and to keep an idle connection.");
+          "Time to receive a whole request (from its first byte) and to "
+          "write an answer.");
+ABSL_FLAG(absl::Duration, header_timeout, absl::Seconds(10),
+          "Time for a request's head (and a new connection's TLS handshake); "
+          "slower clients are disconnected.");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
+          "Time a kept-alive connection may wait for its next request.");
+
+// Security at the edge.
+ABSL_FLAG(std::string, https_cert_file, "",
+          "PEM certificate chain: serve HTTPS instead of HTTP (with "
+          "--https_key_file). Not the mesh identity of --tls_cert_file.");
+ABSL_FLAG(std::string, https_key_file, "",
+          "PEM private key of --https_cert_file.");
+ABSL_FLAG(std::string, jwt_hs256_secret_file, "",
+          "File holding the HS256 secret (32 bytes or more; trailing newlines "
+          "are dropped): require bearer JWTs signed with it.");
+ABSL_FLAG(std::string, jwt_rs256_public_key_file, "",
+          "PEM RSA public key (BEGIN PUBLIC KEY): require bearer JWTs signed "
+          "RS256 with its private key.");
+ABSL_FLAG(std::string, jwt_issuer, "", "Required token 'iss', if set.");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "Required token 'aud' (or one of them), if set.");
+ABSL_FLAG(absl::Duration, jwt_leeway, absl::Seconds(30),
+          "Clock skew allowed on 'exp' and 'nbf'.");
+ABSL_FLAG(std::string, auth_default, "token",
+          "What requests no --auth_rule matches need when JWTs are "
+          "configured: token (any valid one), public, or space-separated "
+          "scopes.");
+ABSL_FLAG(
+    std::vector<std::string>, auth_rule, {},
+    "[METHODS ]PATH=public|token|SCOPES, e.g. 'GET /v1/users/*=users.read' "
+    "or 'POST|DELETE /v1/users/**=users.write'. PATH is a google.api.http "
+    "template; the most specific match wins, a rule naming the method "
+    "before one for any method. /healthz and /readyz are always public. "
+    "Repeatable.");
+ABSL_FLAG(double, rate_limit_rps, 0,
+          "Requests per second allowed per client IP (IPv6: per /64), as a "
+          "token bucket; 0: no limit. Over it: 429 with Retry-After.");
+ABSL_FLAG(double, rate_limit_burst, 0,
+          "Bucket size: requests a client may send at once; 0: "
+          "max(1, --rate_limit_rps).");
+ABSL_FLAG(int64_t, rate_limit_max_clients, 100000,
+          "Clients whose buckets are kept (bounds memory); the least recently "
+          "seen are dropped first.");
+ABSL_FLAG(std::vector<std::string>, cors_allowed_origins, {},
+          "Origins (scheme://host[:port]) whose scripts may call the gateway, "
+          "or *. Empty: no CORS. Repeatable or comma-separated.");
+ABSL_FLAG(std::vector<std::string>, cors_allowed_methods,
+          std::vector<std::string>({"GET", "HEAD", "POST", "PUT", "PATCH",
+                                    "DELETE"}),
+          "Methods a preflight may ask for.");
+ABSL_FLAG(std::vector<std::string>, cors_allowed_headers,
+          std::vector<std::string>({"Authorization", "Content-Type",
+                                    "X-Request-Id", "Grpc-Timeout"}),
+          "Request headers a preflight may ask for.");
+ABSL_FLAG(std::vector<std::string>, cors_exposed_headers,
+          std::vector<std::string>({"X-Request-Id", "Retry-After",
+                                    "WWW-Authenticate"}),
+          "Response headers scripts may read.");
+ABSL_FLAG(bool, cors_allow_credentials, false,
+          "Let browsers send cookies and credentials cross-origin.");
+ABSL_FLAG(absl::Duration, cors_max_age, absl::Minutes(10),
+          "How long browsers may cache a preflight answer.");
 ABSL_FLAG(absl::Duration, default_timeout, absl::Seconds(10),
           "Deadline of a backend call when the request has no Grpc-Timeout.");
 ABSL_FLAG(bool, json_use_proto_names, false,
@@ -127,6 +198,86 @@ absl::Status LoadCatalog(gw::RestGateway& gateway,
   return absl::OkStatus();
 }
 
+// The guard in front of the gateway (gateway/request_guard.h) from the
+// flags; nullptr when no flag asks for one.
+absl::StatusOr<std::unique_ptr<gw::RequestGuard>> MakeGuard(
+    std::shared_ptr<prometheus::Registry> metrics, gw::HttpHandler next) {
+  gw::RequestGuardOptions guard;
+  guard.metrics = std::move(metrics);
+  const std::string hs_file = absl::GetFlag(FLAGS_jwt_hs256_secret_file);
+  const std::string rs_file = absl::GetFlag(FLAGS_jwt_rs256_public_key_file);
+  if (!hs_file.empty() || !rs_file.empty()) {
+    gw::JwtVerifierOptions jwt;
+    if (!hs_file.empty()) {
+      absl::StatusOr<std::string> secret =
+          stubmesh::mesh::ReadConfigFile(hs_file, "--jwt_hs256_secret_file");
+      if (!secret.ok()) return secret.status();
+      absl::string_view trimmed = *secret;
+      while (absl::ConsumeSuffix(&trimmed, "\n") ||
+             absl::ConsumeSuffix(&trimmed, "\r")) {
+      }
+      jwt.hs256_secret = std::string(trimmed);
+    }
+    if (!rs_file.empty()) {
+      absl::StatusOr<std::string> pem = stubmesh::mesh::ReadConfigFile(
+          rs_file, "--jwt_rs256_public_key_file");
+      if (!pem.ok()) return pem.status();
+      jwt.rs256_public_key_pem = *pem;
+    }
+    jwt.issuer = absl::GetFlag(FLAGS_jwt_issuer);
+    jwt.audience = absl::GetFlag(FLAGS_jwt_audience);
+    jwt.leeway = absl::GetFlag(FLAGS_jwt_leeway);
+    absl::StatusOr<std::unique_ptr<gw::JwtVerifier>> verifier =
+        gw::JwtVerifier::Create(jwt);
+    if (!verifier.ok()) return verifier.status();
+    guard.jwt = *std::move(verifier);
+    absl::StatusOr<gw::AuthRequirement> fallback =
+        gw::AuthRequirement::Parse(absl::GetFlag(FLAGS_auth_default));
+    if (!fallback.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--auth_default: ", fallback.status().message()));
+    }
+    absl::StatusOr<std::unique_ptr<gw::AuthPolicy>> policy =
+        gw::AuthPolicy::Create(*fallback, absl::GetFlag(FLAGS_auth_rule));
+    if (!policy.ok()) return policy.status();
+    guard.auth = *std::move(policy);
+  } else if (!absl::GetFlag(FLAGS_auth_rule).empty()) {
+    return absl::InvalidArgumentError(
+        "--auth_rule needs --jwt_hs256_secret_file or "
+        "--jwt_rs256_public_key_file");
+  }
+  if (absl::GetFlag(FLAGS_rate_limit_rps) != 0) {
+    gw::RateLimiterOptions limit;
+    limit.rate_per_second = absl::GetFlag(FLAGS_rate_limit_rps);
+    limit.burst = absl::GetFlag(FLAGS_rate_limit_burst);
+    if (limit.burst == 0) limit.burst = std::max(1.0, limit.rate_per_second);
+    limit.max_clients = static_cast<size_t>(
+        std::max<int64_t>(0, absl::GetFlag(FLAGS_rate_limit_max_clients)));
+    absl::StatusOr<std::unique_ptr<gw::RateLimiter>> limiter =
+        gw::RateLimiter::Create(limit);
+    if (!limiter.ok()) return limiter.status();
+    guard.rate_limiter = *std::move(limiter);
+  }
+  if (!absl::GetFlag(FLAGS_cors_allowed_origins).empty()) {
+    gw::CorsOptions cors;
+    cors.allowed_origins = absl::GetFlag(FLAGS_cors_allowed_origins);
+    cors.allowed_methods = absl::GetFlag(FLAGS_cors_allowed_methods);
+    cors.allowed_headers = absl::GetFlag(FLAGS_cors_allowed_headers);
+    cors.exposed_headers = absl::GetFlag(FLAGS_cors_exposed_headers);
+    cors.allow_credentials = absl::GetFlag(FLAGS_cors_allow_credentials);
+    cors.max_age = absl::GetFlag(FLAGS_cors_max_age);
+    absl::StatusOr<std::unique_ptr<gw::CorsPolicy>> policy =
+        gw::CorsPolicy::Create(cors);
+    if (!policy.ok()) return policy.status();
+    guard.cors = *std::move(policy);
+  }
+  if (guard.jwt == nullptr && guard.rate_limiter == nullptr &&
+      guard.cors == nullptr) {
+    return std::unique_ptr<gw::RequestGuard>();
+  }
+  return gw::RequestGuard::Create(std::move(guard), std::move(next));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,7 +287,10 @@ int main(int argc, char** argv) {
       "    --backend=stubmesh.user.v1.UserService=127.0.0.1:50051 \\\n"
       "    --backend=*=127.0.0.1:50052");
   std::vector<std::string> args = gw::JoinRepeatedFlags(
-      argc, argv, {"backend", "descriptor_set", "reflect"});
+      argc, argv,
+      {"backend", "descriptor_set", "reflect", "auth_rule",
+       "cors_allowed_origins", "cors_allowed_methods", "cors_allowed_headers",
+       "cors_exposed_headers"});
   std::vector<char*> joined = gw::ArgvOf(args);
   absl::ParseCommandLine(static_cast<int>(joined.size()), joined.data());
 
@@ -200,13 +354,34 @@ int main(int argc, char** argv) {
   http.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   http.max_header_bytes = absl::GetFlag(FLAGS_max_header_bytes);
   http.read_timeout = absl::GetFlag(FLAGS_read_timeout);
+  http.header_timeout = absl::GetFlag(FLAGS_header_timeout);
+  http.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  const std::string cert = absl::GetFlag(FLAGS_https_cert_file);
+  const std::string key = absl::GetFlag(FLAGS_https_key_file);
+  if (cert.empty() != key.empty()) {
+    return Fail("--https_cert_file and --https_key_file go together");
+  }
+  if (!cert.empty()) {
+    absl::StatusOr<std::shared_ptr<boost::asio::ssl::context>> tls =
+        gw::MakeTlsServerContext(cert, key);
+    if (!tls.ok()) return Fail(tls.status().ToString());
+    http.tls = *std::move(tls);
+  }
+  gw::HttpHandler handler = [&gateway](gw::HttpRequest request,
+                                       gw::HttpResponder respond) {
+    gateway.Handle(std::move(request), std::move(respond));
+  };
+  absl::StatusOr<std::unique_ptr<gw::RequestGuard>> guard =
+      MakeGuard(options.metrics, handler);
+  if (!guard.ok()) return Fail(guard.status().ToString());
+  if (*guard != nullptr) {
+    handler = [guard = guard->get()](gw::HttpRequest request,
+                                     gw::HttpResponder respond) {
+      guard->Handle(std::move(request), std::move(respond));
+    };
+  }
   absl::StatusOr<std::unique_ptr<gw::HttpServer>> server =
-      gw::HttpServer::Create(
-          http,
-          [&gateway](gw::HttpRequest request, gw::HttpResponder respond) {
-            gateway.Handle(std::move(request), std::move(respond));
-          },
-          gw::RestGateway::ErrorResponse);
+      gw::HttpServer::Create(http, handler, gw::RestGateway::ErrorResponse);
   if (!server.ok()) return Fail(server.status().ToString());
   (*server)->Start();
   std::string host = http.host.find(':') != std::string::npos

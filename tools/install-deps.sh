@@ -13,8 +13,8 @@ packages=(
   # PostgreSQL: libpq for storage/postgres_database, and the server the
   # storage tests start in a temp dir (storage/postgres_test_server.h).
   libpq-dev postgresql
-  # The gateway and metrics; mTLS (OpenSSL headers; the openssl CLI for
-  # tools/dev-ca.sh).
+  # The gateway and metrics; OpenSSL for mTLS, the gateway's TLS listener
+  # and JWT checks (the openssl CLI for tools/dev-ca.sh and the tests).
   libboost-dev prometheus-cpp-dev libssl-dev openssl
   # Monitoring checks: promtool (deploy/check_monitoring.sh).
   prometheus
@@ -25,6 +25,8 @@ packages=(
   golang-goprotobuf-dev protoc-gen-go-1-3
   # Tests: a Python client generated from protos/, curl, the sqlite3 CLI.
   python3-grpcio python3-grpc-tools curl sqlite3
+  # Gateway security tests: JWTs signed by PyJWT (RS256 needs cryptography).
+  python3-jwt python3-cryptography
 )
 
 missing=()
