@@ -17,6 +17,7 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "validation/field_checks.h"
 
 namespace stubmesh::gateway {
 namespace {
@@ -208,6 +209,11 @@ absl::Status SetScalar(Message* message, const FieldDescriptor* field,
           return bad("base64");
         }
       } else {
+        // Query and form values are checked when parsed; path variables
+        // are not, and a proto3 string that is not UTF-8 does not parse.
+        if (!validation::IsValidUtf8(value)) {
+          return Invalid(what, "not valid UTF-8");
+        }
         v = std::string(value);
       }
       add ? r->AddString(message, field, std::move(v))

@@ -185,6 +185,17 @@ TEST_F(RequestTranscoderTest, MultiSegmentPathVariable) {
             R"({"name":"shelves/s1/books/b two"})");
 }
 
+// Found by fuzz/request_transcoder_fuzzer.cc: the request was built, but
+// its bytes did not parse (a proto3 string must be UTF-8), so the backend
+// would have refused it with an internal error instead of a 400.
+TEST_F(RequestTranscoderTest, PathVariableMustBeUtf8) {
+  absl::StatusOr<std::string> bad = Request("GET", "/v1/files/%FF%FE");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(),
+              HasSubstr("path variable 'name': not valid UTF-8"));
+  EXPECT_EQ(*Request("GET", "/v1/files/%C3%A9"), "{\"name\":\"\xC3\xA9\"}");
+}
+
 class ResponseTranscoderTest : public RequestTranscoderTest {
  protected:
   std::string Response(absl::string_view path, absl::string_view json,

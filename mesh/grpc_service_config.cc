@@ -157,6 +157,12 @@ grpc::ChannelArguments BuildChannelArguments(
   args.SetServiceConfigJSON(service_config_json);
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+  // Each channel its own subchannels: gRPC 1.51 crashes (SIGSEGV in
+  // ConnectedSubchannel::GetInitialCallSizeEstimate) when channels with
+  // client-side health checks for different services share a subchannel to
+  // a backend that is down, e.g. the gateway's /readyz with two services on
+  // one target (found by fuzz/http_request_fuzzer.cc).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (IsSet(service.keepalive().time())) {
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
                 static_cast<int>(

@@ -49,7 +49,8 @@ absl::StatusOr<std::string> BuildServiceConfigJson(
     const std::string& service_name, const v1::ServiceMesh& service);
 
 // The service config plus keepalive; DNS-provided service configs are
-// ignored (the mesh config is the only source).
+// ignored (the mesh config is the only source). Each channel gets its own
+// subchannels (connections), not shared with other services' channels.
 grpc::ChannelArguments BuildChannelArguments(
     const v1::ServiceMesh& service, const std::string& service_config_json);
 

@@ -1,5 +1,8 @@
 #include "mesh/mesh_config_loader.h"
 
+#include <cstdint>
+#include <limits>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -39,6 +42,27 @@ absl::Status CheckDuration(const std::string& path, const Duration& d,
   if (d.seconds() < 0 || d.nanos() < 0) return Bad(path, "must not be negative");
   if (!allow_zero && d.seconds() == 0 && d.nanos() == 0) {
     return Bad(path, "must be more than 0s");
+  }
+  return absl::OkStatus();
+}
+
+// gRPC reads these in whole milliseconds: retry backoffs in its service
+// config (under 1ms reads as 0, which it refuses, and then every call on the
+// channel fails), keepalive as int channel arguments. 0 means the default.
+constexpr int64_t kNoMaxMs = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMaxChannelArgMs = std::numeric_limits<int32_t>::max();
+
+absl::Status CheckMilliseconds(const std::string& path, const Duration& d,
+                               int64_t max_ms) {
+  absl::Status st = CheckDuration(path, d, true);
+  if (!st.ok() || (d.seconds() == 0 && d.nanos() == 0)) return st;
+  int64_t ms = TimeUtil::DurationToMilliseconds(d);
+  if (ms < 1 || ms > max_ms) {
+    std::string range = max_ms == kNoMaxMs
+                            ? "at least 0.001s"
+                            : absl::StrCat("0.001s to ", max_ms / 1000, "s");
+    return Bad(path, absl::StrCat("must be 0s (the default) or ", range,
+                                  ", got ", TimeUtil::ToString(d)));
   }
   return absl::OkStatus();
 }
@@ -123,8 +147,11 @@ absl::Status ValidateService(const std::string& p, const ServiceMesh& s,
                absl::StrCat("must be 1 to 5 (0: the default), got ",
                             r.max_attempts()));
   }
-  st = CheckDuration(p + ".retry.initial_backoff", r.initial_backoff(), true);
-  if (st.ok()) st = CheckDuration(p + ".retry.max_backoff", r.max_backoff(), true);
+  st = CheckMilliseconds(p + ".retry.initial_backoff", r.initial_backoff(),
+                         kNoMaxMs);
+  if (st.ok()) {
+    st = CheckMilliseconds(p + ".retry.max_backoff", r.max_backoff(), kNoMaxMs);
+  }
   if (!st.ok()) return st;
   if (r.backoff_multiplier() != 0 && !(r.backoff_multiplier() >= 1)) {
     return Bad(p + ".retry.backoff_multiplier", "must be at least 1");
@@ -155,9 +182,13 @@ absl::Status ValidateService(const std::string& p, const ServiceMesh& s,
       st = CheckDuration(absl::StrCat(p, ".outlier_detection.", name), *d, true);
     }
   }
-  if (st.ok()) st = CheckDuration(p + ".keepalive.time", s.keepalive().time(), true);
   if (st.ok()) {
-    st = CheckDuration(p + ".keepalive.timeout", s.keepalive().timeout(), true);
+    st = CheckMilliseconds(p + ".keepalive.time", s.keepalive().time(),
+                           kMaxChannelArgMs);
+  }
+  if (st.ok()) {
+    st = CheckMilliseconds(p + ".keepalive.timeout", s.keepalive().timeout(),
+                           kMaxChannelArgMs);
   }
   if (!st.ok()) return st;
   for (int i = 0; i < s.faults_size(); ++i) {

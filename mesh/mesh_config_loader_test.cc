@@ -86,6 +86,22 @@ TEST(MeshConfigLoaderTest, RefusalsNameTheField) {
       {R"({"tls": {"caFile": "ca.crt"}, "services": {"a.B": {"target": "a:1",
           "serverIdentities": [""]}}})",
        R"(services["a.B"].server_identities[0])"},
+      // Found by fuzz/mesh_config_fuzzer.cc: gRPC reads backoffs in whole
+      // milliseconds and refused the service config these made, so every
+      // call to the service failed.
+      {R"({"services": {"a.B": {"target": "a:1",
+          "retry": {"initialBackoff": "0.0001s"}}}})",
+       R"(services["a.B"].retry.initial_backoff: must be 0s (the default) or at least 0.001s)"},
+      {R"({"services": {"a.B": {"target": "a:1",
+          "retry": {"maxBackoff": "0.000000001s"}}}})",
+       R"(services["a.B"].retry.max_backoff)"},
+      // An int channel argument in milliseconds: 2^31 ms would wrap.
+      {R"({"services": {"a.B": {"target": "a:1",
+          "keepalive": {"time": "2147484s"}}}})",
+       R"(services["a.B"].keepalive.time: must be 0s (the default) or 0.001s to 2147483s)"},
+      {R"({"services": {"a.B": {"target": "a:1",
+          "keepalive": {"time": "10s", "timeout": "0.0005s"}}}})",
+       R"(services["a.B"].keepalive.timeout)"},
   };
   for (const auto& [json, path] : kCases) {
     absl::StatusOr<MeshConfig> config = ParseMeshConfig(json);

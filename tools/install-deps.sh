@@ -27,6 +27,9 @@ packages=(
   python3-grpcio python3-grpc-tools curl sqlite3
   # Gateway security tests: JWTs signed by PyJWT (RS256 needs cryptography).
   python3-jwt python3-cryptography
+  # Fuzzing (tools/fuzz.sh, --config=fuzz): clang, libFuzzer and the
+  # sanitizer runtimes, llvm-symbolizer for readable reports.
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()
