@@ -138,6 +138,8 @@ absl::StatusOr<std::shared_ptr<const ApiCatalog>> ApiCatalog::Create(
   }
   catalog->factory_ = std::make_unique<google::protobuf::DynamicMessageFactory>(
       catalog->pool_.get());
+  catalog->json_types_ =
+      std::make_unique<CachingTypeResolver>(catalog->pool_.get());
 
   RouteTableBuilder builder;
   for (const FileDescriptorProto& file_proto : catalog->files_) {
@@ -201,6 +203,7 @@ absl::StatusOr<std::shared_ptr<const ApiCatalog>> ApiCatalog::Create(
               catalog->factory_->GetPrototype(method->input_type());
           route.response_prototype =
               catalog->factory_->GetPrototype(method->output_type());
+          route.json_types = catalog->json_types_.get();
           int index = static_cast<int>(catalog->http_routes_.size());
           s = builder.Add(route.http_method, route.path_template, index,
                           method->full_name());

@@ -31,6 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "gateway/caching_type_resolver.h"
 #include "gateway/route_table.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -53,6 +54,9 @@ struct HttpRoute {
   const google::protobuf::FieldDescriptor* response_body_field = nullptr;
   const google::protobuf::Message* request_prototype = nullptr;
   const google::protobuf::Message* response_prototype = nullptr;
+  // JSON conversions of this route's messages resolve types here (owned by
+  // the catalog; null: protobuf's per-call resolver).
+  google::protobuf::util::TypeResolver* json_types = nullptr;
 };
 
 class ApiCatalog {
@@ -83,6 +87,7 @@ class ApiCatalog {
   std::unique_ptr<google::protobuf::SimpleDescriptorDatabase> database_;
   std::unique_ptr<google::protobuf::DescriptorPool> pool_;
   std::unique_ptr<google::protobuf::DynamicMessageFactory> factory_;
+  std::unique_ptr<CachingTypeResolver> json_types_;  // over pool_
   std::vector<HttpRoute> http_routes_;
   std::vector<std::string> service_names_;
   std::shared_ptr<const RouteTable> routes_;

@@ -193,11 +193,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
 
   // HttpResponder::Sink
   void Respond(HttpResponse response) override {
-    auto self = this->shared_from_this();
-    net::post(tcp().get_executor(),
-              [self, response = std::move(response)]() mutable {
-                self->Write(std::move(response));
-              });
+    // Until its answer comes the session is idle: no read is pending (the
+    // next one starts after this write) and no write. So the write starts
+    // on the caller's thread (a gRPC completion thread, usually; with TLS the
+    // encryption too), and the bytes go out now instead of after an I/O thread wakes up; the write's
+    // completion still runs on the strand.
+    Write(std::move(response));
   }
 
   std::shared_ptr<HttpStream> StartStream(HttpResponse head) override {

@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -293,6 +295,10 @@ int main(int argc, char** argv) {
        "cors_exposed_headers"});
   std::vector<char*> joined = gw::ArgvOf(args);
   absl::ParseCommandLine(static_cast<int>(joined.size()), joined.data());
+  // Debian's Abseil is built with Mutex deadlock detection on, which keeps
+  // a lock graph on every Lock() of the request path (a profile showed it);
+  // a debugging aid, not for serving.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   gw::BackendTargets backends;
   for (const std::string& spec : absl::GetFlag(FLAGS_backend)) {
@@ -307,6 +313,11 @@ int main(int argc, char** argv) {
 
   gw::RestGatewayOptions options;
   options.default_timeout = absl::GetFlag(FLAGS_default_timeout);
+  // As many threads finishing gRPC calls as serving HTTP.
+  options.completion_threads =
+      absl::GetFlag(FLAGS_io_threads) > 0
+          ? absl::GetFlag(FLAGS_io_threads)
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.transcode.ignore_unknown_fields =
       absl::GetFlag(FLAGS_allow_unknown_fields);
   options.json.preserve_proto_field_names =

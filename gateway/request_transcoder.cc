@@ -11,9 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gateway/caching_type_resolver.h"
 #include "gateway/url_encoded_form.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -280,22 +282,56 @@ absl::Status ApplyFields(const std::vector<FormField>& fields, Message* root,
   return absl::OkStatus();
 }
 
+// JSON -> `message`, as util::JsonStringToMessage does (same errors), but
+// with the route's cached types when it has them.
+google::protobuf::util::Status JsonToMessage(
+    const HttpRoute& route, absl::string_view json, Message* message,
+    const google::protobuf::util::JsonParseOptions& options) {
+  if (route.json_types == nullptr) {
+    return google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(json.data(), json.size()), message,
+        options);
+  }
+  std::string binary;
+  google::protobuf::util::Status status =
+      google::protobuf::util::JsonToBinaryString(
+          route.json_types,
+          CachingTypeResolver::TypeUrl(*message->GetDescriptor()),
+          google::protobuf::StringPiece(json.data(), json.size()), &binary,
+          options);
+  if (status.ok() && !message->ParseFromString(binary)) {
+    return google::protobuf::util::InvalidArgumentError(
+        "JSON transcoder produced invalid protobuf output.");
+  }
+  return status;
+}
+
+// `message` -> JSON, as util::MessageToJsonString does, with the route's
+// cached types when it has them.
+google::protobuf::util::Status MessageToJson(
+    const HttpRoute& route, const Message& message, std::string* json,
+    const google::protobuf::util::JsonPrintOptions& options) {
+  if (route.json_types == nullptr) {
+    return google::protobuf::util::MessageToJsonString(message, json, options);
+  }
+  return google::protobuf::util::BinaryToJsonString(
+      route.json_types, CachingTypeResolver::TypeUrl(*message.GetDescriptor()),
+      message.SerializeAsString(), json, options);
+}
+
 absl::Status ApplyJsonBody(const HttpRoute& route, absl::string_view body,
                            const TranscodeOptions& options, Message* request) {
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = options.ignore_unknown_fields;
   if (route.body == HttpRoute::Body::kWhole) {
-    return FromUtilStatus(google::protobuf::util::JsonStringToMessage(
-                              std::string(body), request, parse),
-                          "body");
+    return FromUtilStatus(JsonToMessage(route, body, request, parse), "body");
   }
   const FieldDescriptor* field = route.body_field;
   const Reflection* r = request->GetReflection();
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
       !field->is_repeated()) {
     return FromUtilStatus(
-        google::protobuf::util::JsonStringToMessage(
-            std::string(body), r->MutableMessage(request, field), parse),
+        JsonToMessage(route, body, r->MutableMessage(request, field), parse),
         "body");
   }
   // A scalar or repeated body field: parse `{"field": <body>}` into a copy,
@@ -304,7 +340,7 @@ absl::Status ApplyJsonBody(const HttpRoute& route, absl::string_view body,
   std::string wrapped =
       absl::StrCat("{\"", field->json_name(), "\":", body, "}");
   absl::Status s = FromUtilStatus(
-      google::protobuf::util::JsonStringToMessage(wrapped, holder.get(), parse),
+      JsonToMessage(route, wrapped, holder.get(), parse),
       "body");
   if (!s.ok()) return s;
   std::vector<const FieldDescriptor*> set;
@@ -402,7 +438,7 @@ absl::StatusOr<std::string> TranscodeResponse(
   const FieldDescriptor* field = route.response_body_field;
   if (field == nullptr) {
     google::protobuf::util::Status s =
-        google::protobuf::util::MessageToJsonString(response, &json, options);
+        MessageToJson(route, response, &json, options);
     if (!s.ok()) return absl::InternalError(s.message().as_string());
     return json;
   }
@@ -410,8 +446,7 @@ absl::StatusOr<std::string> TranscodeResponse(
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
       !field->is_repeated()) {
     google::protobuf::util::Status s =
-        google::protobuf::util::MessageToJsonString(
-            r->GetMessage(response, field), &json, options);
+        MessageToJson(route, r->GetMessage(response, field), &json, options);
     if (!s.ok()) return absl::InternalError(s.message().as_string());
     return json;
   }
@@ -428,7 +463,7 @@ absl::StatusOr<std::string> TranscodeResponse(
   compact.always_print_primitive_fields = false;
   compact.add_whitespace = false;
   google::protobuf::util::Status s =
-      google::protobuf::util::MessageToJsonString(*only, &json, compact);
+      MessageToJson(route, *only, &json, compact);
   if (!s.ok()) return absl::InternalError(s.message().as_string());
   if (json == "{}") return DefaultJsonValue(field, options);
   std::string key =
@@ -438,6 +473,22 @@ absl::StatusOr<std::string> TranscodeResponse(
     return absl::InternalError("unexpected JSON for a response_body field");
   }
   return json.substr(prefix.size(), json.size() - prefix.size() - 1);
+}
+
+absl::StatusOr<std::string> TranscodeResponse(
+    const HttpRoute& route, const Message& response,
+    google::protobuf::io::ZeroCopyInputStream* wire_bytes,
+    const google::protobuf::util::JsonPrintOptions& options) {
+  if (route.response_body_field != nullptr || route.json_types == nullptr) {
+    return TranscodeResponse(route, response, options);
+  }
+  std::string json;
+  google::protobuf::io::StringOutputStream out(&json);
+  google::protobuf::util::Status s = google::protobuf::util::BinaryToJsonStream(
+      route.json_types, CachingTypeResolver::TypeUrl(*response.GetDescriptor()),
+      wire_bytes, &out, options);
+  if (!s.ok()) return absl::InternalError(s.message().as_string());
+  return json;
 }
 
 }  // namespace stubmesh::gateway

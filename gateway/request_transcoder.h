@@ -32,6 +32,7 @@
 #include "absl/strings/string_view.h"
 #include "gateway/api_catalog.h"
 #include "gateway/route_table.h"
+#include "google/protobuf/io/zero_copy_stream.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -57,6 +58,16 @@ absl::Status TranscodeRequest(const HttpRoute& route, const RouteMatch& match,
 
 absl::StatusOr<std::string> TranscodeResponse(
     const HttpRoute& route, const google::protobuf::Message& response,
+    const google::protobuf::util::JsonPrintOptions& options);
+
+// The same JSON, from `response` and the wire bytes it was parsed from:
+// when the whole response is the body, the bytes go to JSON directly
+// instead of the message being serialized again first. (The two agree for
+// a canonical encoding, which every protobuf library writes: each field
+// once, in field-number order.)
+absl::StatusOr<std::string> TranscodeResponse(
+    const HttpRoute& route, const google::protobuf::Message& response,
+    google::protobuf::io::ZeroCopyInputStream* wire_bytes,
     const google::protobuf::util::JsonPrintOptions& options);
 
 }  // namespace stubmesh::gateway

@@ -138,6 +138,9 @@ struct RestGateway::Call {
   grpc::ClientContext context;
   grpc::ByteBuffer request_bytes;
   grpc::ByteBuffer response_bytes;
+  // Unary calls: the pending call on the completion queue, and its status.
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> reader;
+  grpc::Status status;
 };
 
 RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends,
@@ -156,6 +159,21 @@ RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends,
                           .Name("http_request_duration_seconds")
                           .Help("Time from request read to response ready.")
                           .Register(*options_.metrics);
+  for (int i = 0; i < std::max(1, options_.completion_threads); ++i) {
+    completion_threads_.emplace_back([this] { PollCompletions(); });
+  }
+}
+
+RestGateway::~RestGateway() {
+  {
+    // Calls still waiting for a backend end now instead of at their
+    // deadline; their answers go nowhere (the HTTP server is gone).
+    absl::MutexLock lock(&calls_mu_);
+    stopping_ = true;
+    for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+  }
+  completion_queue_.Shutdown();
+  for (std::thread& thread : completion_threads_) thread.join();
 }
 
 absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
@@ -492,44 +510,68 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     StreamCall::Start(this, std::move(call), stub, respond);
     return;
   }
-  Call* raw = call.release();
-  stub->UnaryCall(
-      &raw->context, route.grpc_path, grpc::StubOptions(), &raw->request_bytes,
-      &raw->response_bytes, [this, raw](grpc::Status status) {
-        std::unique_ptr<Call> call(raw);
-        if (!status.ok()) {
-          HttpResponse response = ErrorFromStatus(status);
-          CopyMetadataToHeaders(call->context.GetServerInitialMetadata(),
-                                &response);
-          CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(),
-                                &response);
-          Finish(call.get(), std::move(response));
-          return;
-        }
-        std::unique_ptr<google::protobuf::Message> reply(
-            call->route->response_prototype->New());
-        grpc::ProtoBufferReader reader(&call->response_bytes);
-        if (!reply->ParseFromZeroCopyStream(&reader)) {
-          Finish(call.get(), ErrorFromStatus(grpc::Status(
-                                 grpc::StatusCode::INTERNAL,
-                                 "the backend's response does not parse as " +
-                                     reply->GetDescriptor()->full_name())));
-          return;
-        }
-        absl::StatusOr<std::string> json =
-            TranscodeResponse(*call->route, *reply, options_.json);
-        if (!json.ok()) {
-          Finish(call.get(), ErrorFromStatus(ToGrpcStatus(json.status())));
-          return;
-        }
-        HttpResponse response =
-            JsonResponse(http::status::ok, *std::move(json));
-        CopyMetadataToHeaders(call->context.GetServerInitialMetadata(),
-                              &response);
-        CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(),
-                              &response);
-        Finish(call.get(), std::move(response));
-      });
+  // Unary calls go through the gateway's completion queue: the thread that
+  // reads the answer off the socket is the one that finishes the request
+  // (the callback API hands each completion to another thread first).
+  Call* raw = call.get();
+  {
+    absl::MutexLock lock(&calls_mu_);
+    in_flight_.insert(&raw->context);
+  }
+  raw->reader =
+      stub->PrepareUnaryCall(&raw->context, route.grpc_path, raw->request_bytes,
+                             &completion_queue_);
+  raw->reader->StartCall();
+  raw->reader->Finish(&raw->response_bytes, &raw->status, raw);
+  call.release();  // Owned by the queue until its tag comes back.
+}
+
+void RestGateway::PollCompletions() {
+  void* tag;
+  bool ok;
+  while (completion_queue_.Next(&tag, &ok)) {
+    std::unique_ptr<Call> call(static_cast<Call*>(tag));
+    {
+      absl::MutexLock lock(&calls_mu_);
+      in_flight_.erase(&call->context);
+      if (stopping_) continue;
+    }
+    FinishUnary(std::move(call));
+  }
+}
+
+void RestGateway::FinishUnary(std::unique_ptr<Call> call) {
+  const grpc::Status& status = call->status;
+  if (!status.ok()) {
+    HttpResponse response = ErrorFromStatus(status);
+    CopyMetadataToHeaders(call->context.GetServerInitialMetadata(), &response);
+    CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(),
+                          &response);
+    Finish(call.get(), std::move(response));
+    return;
+  }
+  std::unique_ptr<google::protobuf::Message> reply(
+      call->route->response_prototype->New());
+  grpc::ProtoBufferReader reader(&call->response_bytes);
+  if (!reply->ParseFromZeroCopyStream(&reader)) {
+    Finish(call.get(),
+           ErrorFromStatus(grpc::Status(
+               grpc::StatusCode::INTERNAL,
+               "the backend's response does not parse as " +
+                   reply->GetDescriptor()->full_name())));
+    return;
+  }
+  grpc::ProtoBufferReader wire_bytes(&call->response_bytes);
+  absl::StatusOr<std::string> json =
+      TranscodeResponse(*call->route, *reply, &wire_bytes, options_.json);
+  if (!json.ok()) {
+    Finish(call.get(), ErrorFromStatus(ToGrpcStatus(json.status())));
+    return;
+  }
+  HttpResponse response = JsonResponse(http::status::ok, *std::move(json));
+  CopyMetadataToHeaders(call->context.GetServerInitialMetadata(), &response);
+  CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(), &response);
+  Finish(call.get(), std::move(response));
 }
 
 void RestGateway::CountRequest(const std::string& route_label,

@@ -38,8 +38,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -48,6 +51,7 @@
 #include "gateway/request_transcoder.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/completion_queue.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "mesh/mesh.h"
 #include "prometheus/counter.h"
@@ -61,6 +65,9 @@ struct RestGatewayOptions {
   TranscodeOptions transcode;
   google::protobuf::util::JsonPrintOptions json;
   absl::Duration default_timeout = absl::Seconds(10);
+  // Threads that finish unary calls (read the backend's answer, write the
+  // JSON); one is enough for one core.
+  int completion_threads = 1;
   // Where /metrics comes from; the gateway adds its HTTP metrics to it.
   std::shared_ptr<prometheus::Registry> metrics =
       std::make_shared<prometheus::Registry>();
@@ -78,6 +85,9 @@ class RestGateway {
   // command line; they win over the ones SetCatalog() is given.
   RestGateway(RestGatewayOptions options, BackendTargets backends,
               const mesh::Mesh* mesh);
+  // Cancels the calls in flight and joins the completion threads; stop the
+  // HTTP server first.
+  ~RestGateway();
 
   // Serves `catalog` from now on. A service's target is the mesh config's,
   // else its entry in the command-line backends, else in `discovered`
@@ -107,6 +117,8 @@ class RestGateway {
   using Reply = std::function<void(HttpResponse)>;
   std::shared_ptr<const Serving> serving() const;
   void Finish(Call* call, HttpResponse response);
+  void PollCompletions();
+  void FinishUnary(std::unique_ptr<Call> call);
   void HandleReady(Reply reply);
   void CountRequest(const std::string& route_label,
                     const std::string& http_method, int code);
@@ -119,6 +131,13 @@ class RestGateway {
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Serving> serving_ ABSL_GUARDED_BY(mu_);
+
+  grpc::CompletionQueue completion_queue_;
+  std::vector<std::thread> completion_threads_;
+  absl::Mutex calls_mu_;
+  absl::flat_hash_set<grpc::ClientContext*> in_flight_
+      ABSL_GUARDED_BY(calls_mu_);
+  bool stopping_ ABSL_GUARDED_BY(calls_mu_) = false;
 
   prometheus::Family<prometheus::Counter>* requests_total_;
   prometheus::Family<prometheus::Histogram>* request_seconds_;
