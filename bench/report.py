@@ -13,6 +13,7 @@ Subcommands (run.sh calls them; standard library only):
 """
 
 import argparse
+import os
 import json
 import re
 import statistics
@@ -312,12 +313,63 @@ def cmd_report(a):
     setup_errors = [{"figure": r["figure"], "run": r["run"], "error": r["setup_error"]}
                     for r in records if "setup_error" in r]
     result = {"mode": a.mode, "meta": meta, "figures": figures, "ratios": ratios,
-              "rss_targets": rss_targets, "setup_errors": setup_errors, "records": records}
+              "rss_targets": rss_targets, "setup_errors": setup_errors,
+              "micro": load_micro(a.micro), "records": records}
     with open(a.json, "w") as f:
         json.dump(result, f, indent=1, sort_keys=False)
         f.write("\n")
     with open(a.markdown, "w") as f:
         f.write(markdown(result, runs))
+
+
+ROUTE_FLATNESS_BOUND = 2.0  # route matching: 1,000 routes at most 2x 10
+
+
+def load_micro(paths):
+    """Google Benchmark JSON outputs -> medians (CPU ns) and the route
+    table's 1,000 / 10 routes ratios."""
+    if not paths:
+        return None
+    rows = []
+    for path in paths:
+        with open(path) as f:
+            data = json.load(f)
+        for b in data.get("benchmarks", []):
+            if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+                continue
+            scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+            rows.append({"binary": os.path.basename(path).replace(".json", ""),
+                         "name": b.get("run_name", b["name"]),
+                         "cpu_ns": b["cpu_time"] * scale,
+                         "real_ns": b["real_time"] * scale,
+                         "label": b.get("label", ""),
+                         "repetitions": b.get("repetitions", 1)})
+    by_name = {r["name"]: r for r in rows}
+    flatness = []
+    for r in rows:
+        if r["binary"] == "route_table_benchmark" and r["name"].endswith("/1000"):
+            small = by_name.get(r["name"][:-len("/1000")] + "/10")
+            if small and small["cpu_ns"] > 0:
+                ratio = r["cpu_ns"] / small["cpu_ns"]
+                flatness.append({"what": r["name"][:-len("/1000")], "ratio": ratio,
+                                 "bound": ROUTE_FLATNESS_BOUND,
+                                 "met": ratio <= ROUTE_FLATNESS_BOUND})
+    return {"benchmarks": rows, "route_flatness": flatness}
+
+
+def micro_markdown(micro):
+    out = ["### Micro-benchmarks (Google Benchmark, median of the repetitions)\n",
+           "CPU time per operation (the wall time is in RESULTS.json; on a shared "
+           "machine it includes waiting for the CPU).\n",
+           "| binary | benchmark | CPU ns/op | note |", "|---|---|---:|---|"]
+    for r in micro["benchmarks"]:
+        out.append("| %s | %s | %.0f | %s |" % (r["binary"], r["name"], r["cpu_ns"], r["label"]))
+    if micro["route_flatness"]:
+        out += ["", "Route matching, 1,000 routes / 10 routes (target: <= %.1fx):\n" % ROUTE_FLATNESS_BOUND,
+                "| match | ratio | verdict |", "|---|---:|---|"]
+        for f in micro["route_flatness"]:
+            out.append("| %s | %.2fx | %s |" % (f["what"], f["ratio"], "met" if f["met"] else "missed"))
+    return "\n".join(out) + "\n"
 
 
 def markdown(res, runs):
@@ -372,6 +424,8 @@ def markdown(res, runs):
                 mib["n"] = m["n"]
                 w("| %s | %s | %s | - | - |" % (proc, f, mmm_text(mib)))
     w("")
+    if res.get("micro"):
+        w(micro_markdown(res["micro"]))
     if res["setup_errors"]:
         w("### Setup errors\n")
         for e in res["setup_errors"]:
@@ -422,6 +476,8 @@ def main():
     rep.add_argument("--json", required=True)
     rep.add_argument("--markdown", required=True)
     rep.add_argument("--meta", action="append", default=[])
+    rep.add_argument("--micro", action="append", default=[],
+                     help="a Google Benchmark JSON output (repeatable)")
     s = sub.add_parser("smoke_check")
     s.add_argument("--records", required=True)
     s.add_argument("--expect", type=int, default=0)

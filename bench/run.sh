@@ -35,6 +35,11 @@
 #   --proto_dir DIR    the protos the Go grpc-gateway is built from
 #                      (default: protos/)
 #   --keep             keep the work dir (logs, raw outputs)
+#   --no_micro         skip the micro-benchmarks (bench/micro: JSON
+#                      transcoding, route matching, form parsing), which a
+#                      full run otherwise runs first, on the SUT CPU; --smoke
+#                      never runs them
+#   --micro_only       only the micro-benchmarks (no systems, no loads)
 #
 # Environment: STUBMESH_BASELINES (default ../shared/baselines beside the
 # repository), PYTHON (default /usr/bin/python3, Debian's, with
@@ -52,7 +57,7 @@ PATH="$PATH:/usr/sbin:/sbin"  # nghttpx
 PY=${PYTHON:-/usr/bin/python3}
 
 MODE=full RUNS=3 DURATION=5 PIN=auto OUT_DIR="" DB_DIR="" BIN_DIR=""
-PROTO_DIR="$ROOT/protos" KEEP=0
+PROTO_DIR="$ROOT/protos" KEEP=0 MICRO=1 MICRO_ONLY=0
 ARGS_GIVEN="$*"
 
 die() { echo "run.sh: setup error: $*" >&2; exit 2; }
@@ -77,6 +82,8 @@ while [ $# -gt 0 ]; do
     --proto_dir) PROTO_DIR=${2:?}; shift ;;
     --proto_dir=*) PROTO_DIR=${1#*=} ;;
     --keep) KEEP=1 ;;
+    --no_micro) MICRO=0 ;;
+    --micro_only) MICRO_ONLY=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -88,7 +95,9 @@ case "$PIN" in
   auto|none) ;;
   *) [[ "$PIN" =~ ^[0-9]+,[0-9]+$ ]] || die "--pin takes SUT,LOAD (e.g. 0,1) or none" ;;
 esac
-if [ "$MODE" = smoke ]; then RUNS=1 DURATION=1; fi
+if [ "$MODE" = smoke ]; then RUNS=1 DURATION=1 MICRO=0; fi
+[ "$MICRO_ONLY" = 1 ] && MICRO=1
+MICRO_BINS=(json_transcoding_benchmark route_table_benchmark url_encoded_form_benchmark)
 
 log() { printf '%s run.sh: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -197,8 +206,10 @@ free_port() {
 # --- build ----------------------------------------------------------------------------------
 if [ -z "$BIN_DIR" ]; then
   log "bazel build (user_svc, order_svc, gateway, descriptor set, grpc_load)"
+  micro_targets=()
+  [ "$MICRO" = 1 ] && micro_targets=(//bench/micro:all)
   (cd "$ROOT" && bazel build //user_svc:user_svc //order_svc:order_svc //gateway:gateway \
-      //protos:descriptor_set //bench:grpc_load) > "$WORK/bazel-build.log" 2>&1 ||
+      //protos:descriptor_set //bench:grpc_load "${micro_targets[@]}") > "$WORK/bazel-build.log" 2>&1 ||
     { tail -n 30 "$WORK/bazel-build.log" >&2; die "bazel build failed"; }
   # Where this build's outputs are (the bazel-bin symlink follows whichever
   # build ran last in the tree, perhaps with other flags).
@@ -212,15 +223,23 @@ for f in user_svc/user_svc order_svc/order_svc gateway/gateway bench/grpc_load \
   [ -f "$BIN_DIR/$f" ] || die "no $BIN_DIR/$f"
   cp -L "$BIN_DIR/$f" "$WORK/bin/" || die "cannot copy $BIN_DIR/$f"
 done
+if [ "$MICRO" = 1 ]; then
+  for f in "${MICRO_BINS[@]}"; do
+    [ -f "$BIN_DIR/bench/micro/$f" ] || die "no $BIN_DIR/bench/micro/$f"
+    cp -L "$BIN_DIR/bench/micro/$f" "$WORK/bin/" || die "cannot copy $f"
+  done
+fi
 USER_SVC=$WORK/bin/user_svc
 ORDER_SVC=$WORK/bin/order_svc
 GATEWAY=$WORK/bin/gateway
 DESCRIPTORS=$WORK/bin/descriptor_set.pb
 GRPC_LOAD=$WORK/bin/grpc_load
 
-log "building the Go grpc-gateway (gwgo) from $PROTO_DIR into $WORK/gwgo"
-"$BASELINES/gwgo/build.sh" "$PROTO_DIR" "$WORK/gwgo" > "$WORK/gwgo-build.log" 2>&1 ||
-  { tail -n 30 "$WORK/gwgo-build.log" >&2; die "gwgo build.sh failed"; }
+if [ "$MICRO_ONLY" = 0 ]; then
+  log "building the Go grpc-gateway (gwgo) from $PROTO_DIR into $WORK/gwgo"
+  "$BASELINES/gwgo/build.sh" "$PROTO_DIR" "$WORK/gwgo" > "$WORK/gwgo-build.log" 2>&1 ||
+    { tail -n 30 "$WORK/gwgo-build.log" >&2; die "gwgo build.sh failed"; }
+fi
 GWGO=$WORK/gwgo/gwgo
 
 # --- CPU pinning ----------------------------------------------------------------------------
@@ -243,6 +262,36 @@ else
   PIN_DESC="none (nproc=$NCPU)"
   WRK_THREADS=2
   HTTP_DESC="gateway --io_threads=0 (one per core); gwgo default GOMAXPROCS, -orig-name=false; Flask threaded dev server (as in flask_seed)"
+fi
+
+# --- micro-benchmarks -----------------------------------------------------------------------
+# Before the systems start, on the SUT CPU (nothing else of ours runs then):
+# 3 repetitions, the report takes each one's median CPU time.
+MICRO_ARGS=()
+if [ "$MICRO" = 1 ]; then
+  log "micro-benchmarks (bench/micro) on CPU ${CPU_SUT:-any}"
+  for f in "${MICRO_BINS[@]}"; do
+    cmd=("$WORK/bin/$f" --descriptor_set="$DESCRIPTORS" --benchmark_repetitions=3
+         --benchmark_report_aggregates_only=true --benchmark_min_time=0.3
+         --benchmark_out="$WORK/$f.json" --benchmark_out_format=json)
+    [ "$f" = route_table_benchmark ] && cmd=("$WORK/bin/$f" "${cmd[@]:2}")
+    [ -n "$CPU_SUT" ] && cmd=(taskset -c "$CPU_SUT" "${cmd[@]}")
+    "${cmd[@]}" > "$WORK/$f.out" 2>&1 || { tail -n 20 "$WORK/$f.out" >&2; die "$f failed"; }
+    MICRO_ARGS+=(--micro "$WORK/$f.json")
+  done
+fi
+if [ "$MICRO_ONLY" = 1 ]; then
+  mkdir -p "${OUT_DIR:=$HERE/results}"
+  STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+  : > "$WORK/records.jsonl"
+  "$PY" "$HERE/report.py" report --records "$WORK/records.jsonl" --mode micro \
+    --json "$OUT_DIR/$STAMP-micro.json" --markdown "$OUT_DIR/$STAMP-micro.md" \
+    --meta "command=bench/run.sh${ARGS_GIVEN:+ $ARGS_GIVEN}" \
+    --meta "pinning=micro-benchmarks on CPU ${CPU_SUT:-any}" "${MICRO_ARGS[@]}"
+  log "report: $OUT_DIR/$STAMP-micro.md"
+  cat "$OUT_DIR/$STAMP-micro.md"
+  FAILED=0
+  exit 0
 fi
 
 # --- start the systems under test -----------------------------------------------------------
@@ -483,7 +532,7 @@ versions() {
   --meta "http_servers=$HTTP_DESC" \
   --meta "servers=user_svc and order_svc with ${SERVER_FLAGS[*]}; SQLite in $DB_DIR ($DB_FS)" \
   --meta "git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (with local changes)')" \
-  --meta "tools=$(versions)"
+  --meta "tools=$(versions)" "${MICRO_ARGS[@]}"
 if [ "$OUT_DIR" = "$WORK" ] && [ "$KEEP" = 0 ]; then
   log "report (not kept; --out DIR or --keep keeps it):"
 else

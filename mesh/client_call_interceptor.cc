@@ -17,10 +17,11 @@ class ClientCallInterceptor final : public grpc::experimental::Interceptor {
  public:
   ClientCallInterceptor(ClientMetrics* metrics,
                         grpc::experimental::ClientRpcInfo* info)
-      : metrics_(metrics),
-        start_(absl::Now()),
-        labels_(MethodLabelsOf(info->method() ? info->method() : "",
-                               GrpcTypeLabel(info->type()))) {}
+      : series_(metrics == nullptr
+                    ? nullptr
+                    : &metrics->SeriesOf(info->method() ? info->method() : "",
+                                         GrpcTypeLabel(info->type()))),
+        start_(absl::Now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
@@ -33,34 +34,21 @@ class ClientCallInterceptor final : public grpc::experimental::Interceptor {
       if (metadata->find(kTraceparentKey) == metadata->end()) {
         metadata->emplace(kTraceparentKey, FormatTraceparent(NewTrace()));
       }
-      if (metrics_ != nullptr) metrics_->started().Add(Labels()).Increment();
+      if (series_ != nullptr) series_->started().Increment();
     }
-    if (metrics_ != nullptr &&
+    if (series_ != nullptr &&
         methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_STATUS)) {
-      grpc::Status* status = methods->GetRecvStatus();
-      std::map<std::string, std::string> labels = Labels();
-      metrics_->handling_seconds()
-          .Add(labels, prometheus::Histogram::BucketBoundaries{
-                           0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                           0.1, 0.25, 0.5, 1, 2.5, 5, 10})
-          .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
-      labels["grpc_code"] = StatusCodeName(ToAbslStatus(*status).code());
-      metrics_->handled().Add(labels).Increment();
+      series_->handling_seconds().Observe(
+          absl::ToDoubleSeconds(absl::Now() - start_));
+      series_->handled(methods->GetRecvStatus()->error_code()).Increment();
     }
     methods->Proceed();
   }
 
  private:
-  std::map<std::string, std::string> Labels() const {
-    return {{"grpc_type", labels_.type},
-            {"grpc_service", labels_.service},
-            {"grpc_method", labels_.method}};
-  }
-
-  ClientMetrics* const metrics_;
+  ClientMetrics::MethodSeries* const series_;
   const absl::Time start_;
-  const MethodLabels labels_;
 };
 
 }  // namespace
@@ -81,6 +69,54 @@ ClientMetrics::ClientMetrics(prometheus::Registry& registry)
                                    "of the gRPC until it is finished by the "
                                    "application.")
                              .Register(registry)) {}
+
+ClientMetrics::MethodSeries::MethodSeries(ClientMetrics* metrics,
+                                          MethodLabels labels)
+    : metrics_(metrics),
+      labels_(std::move(labels)),
+      started_(&metrics->started().Add({{"grpc_type", labels_.type},
+                                        {"grpc_service", labels_.service},
+                                        {"grpc_method", labels_.method}})),
+      handling_seconds_(&metrics->handling_seconds().Add(
+          {{"grpc_type", labels_.type},
+           {"grpc_service", labels_.service},
+           {"grpc_method", labels_.method}},
+          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025,
+                                                  0.005, 0.01, 0.025, 0.05,
+                                                  0.1, 0.25, 0.5, 1, 2.5, 5,
+                                                  10})) {}
+
+prometheus::Counter& ClientMetrics::MethodSeries::handled(
+    grpc::StatusCode code) {
+  size_t index = static_cast<size_t>(code);
+  if (index >= handled_.size()) index = grpc::StatusCode::UNKNOWN;
+  prometheus::Counter* counter = handled_[index].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add gives every caller the same series for the same labels,
+    // so a race here stores the same pointer twice.
+    counter = &metrics_->handled().Add(
+        {{"grpc_type", labels_.type},
+         {"grpc_service", labels_.service},
+         {"grpc_method", labels_.method},
+         // gRPC and absl number the codes alike.
+         {"grpc_code", StatusCodeName(static_cast<absl::StatusCode>(index))}});
+    handled_[index].store(counter, std::memory_order_release);
+  }
+  return *counter;
+}
+
+ClientMetrics::MethodSeries& ClientMetrics::SeriesOf(absl::string_view path,
+                                                     absl::string_view type) {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = series_.find(path);
+    if (it != series_.end()) return *it->second;
+  }
+  auto series = std::make_unique<MethodSeries>(this, MethodLabelsOf(path, type));
+  absl::MutexLock lock(&mu_);
+  auto [it, added] = series_.try_emplace(path, std::move(series));
+  return *it->second;
+}
 
 grpc::experimental::Interceptor*
 ClientCallInterceptorFactory::CreateClientInterceptor(

@@ -19,7 +19,16 @@
 //   auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
 //       target, creds, args, std::move(f));
 
+#include <array>
+#include <atomic>
 #include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "mesh/rpc_labels.h"
 
 #include "grpcpp/support/client_interceptor.h"
 #include "prometheus/counter.h"
@@ -33,6 +42,29 @@ class ClientMetrics {
  public:
   explicit ClientMetrics(prometheus::Registry& registry);
 
+  // One method's series, found once per method: prometheus' Family::Add
+  // builds and hashes a label map under a lock, which every call paid
+  // three times. Counters per code are added on first use, so /metrics
+  // shows the same series as before.
+  class MethodSeries {
+   public:
+    MethodSeries(ClientMetrics* metrics, MethodLabels labels);
+    prometheus::Counter& started() const { return *started_; }
+    prometheus::Histogram& handling_seconds() const {
+      return *handling_seconds_;
+    }
+    prometheus::Counter& handled(grpc::StatusCode code);
+
+   private:
+    ClientMetrics* const metrics_;
+    const MethodLabels labels_;
+    prometheus::Counter* const started_;
+    prometheus::Histogram* const handling_seconds_;
+    std::array<std::atomic<prometheus::Counter*>, 17> handled_ = {};
+  };
+  // The series of `path` ("/pkg.Service/Method"); lives as long as this.
+  MethodSeries& SeriesOf(absl::string_view path, absl::string_view type);
+
   prometheus::Family<prometheus::Counter>& started() const { return *started_; }
   prometheus::Family<prometheus::Counter>& handled() const { return *handled_; }
   prometheus::Family<prometheus::Histogram>& handling_seconds() const {
@@ -43,6 +75,9 @@ class ClientMetrics {
   prometheus::Family<prometheus::Counter>* started_;
   prometheus::Family<prometheus::Counter>* handled_;
   prometheus::Family<prometheus::Histogram>* handling_seconds_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<MethodSeries>> series_
+      ABSL_GUARDED_BY(mu_);
 };
 
 class ClientCallInterceptorFactory final

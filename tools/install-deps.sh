@@ -23,6 +23,8 @@ packages=(
   wrk nghttp2-proxy python3-flask golang-go
   golang-github-grpc-ecosystem-grpc-gateway-dev golang-grpc-gateway
   golang-goprotobuf-dev protoc-gen-go-1-3
+  # Micro-benchmarks (bench/micro, Google Benchmark).
+  libbenchmark-dev
   # Tests: a Python client generated from protos/, curl, the sqlite3 CLI.
   python3-grpcio python3-grpc-tools curl sqlite3
   # Gateway security tests: JWTs signed by PyJWT (RS256 needs cryptography).
