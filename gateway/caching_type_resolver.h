@@ -50,9 +50,11 @@ class CachingTypeResolver final : public google::protobuf::util::TypeResolver {
   const std::unique_ptr<google::protobuf::util::TypeResolver> resolver_;
   absl::Mutex mu_;
   // Only successful resolutions are kept: types never change in a pool.
-  absl::flat_hash_map<std::string, std::unique_ptr<const google::protobuf::Type>>
+  absl::flat_hash_map<std::string,
+                      std::unique_ptr<const google::protobuf::Type>>
       types_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::unique_ptr<const google::protobuf::Enum>>
+  absl::flat_hash_map<std::string,
+                      std::unique_ptr<const google::protobuf::Enum>>
       enums_ ABSL_GUARDED_BY(mu_);
 };
 

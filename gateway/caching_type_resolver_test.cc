@@ -56,8 +56,9 @@ class CachingTypeResolverTest : public ::testing::Test {
 };
 
 TEST_F(CachingTypeResolverTest, TypeUrlIsTheJsonUtilOne) {
-  EXPECT_EQ(CachingTypeResolver::TypeUrl(*pool_.FindMessageTypeByName("t.Outer")),
-            "type.googleapis.com/t.Outer");
+  EXPECT_EQ(
+      CachingTypeResolver::TypeUrl(*pool_.FindMessageTypeByName("t.Outer")),
+      "type.googleapis.com/t.Outer");
 }
 
 TEST_F(CachingTypeResolverTest, AnswersLikeTheUncachedResolverEveryTime) {
@@ -105,8 +106,9 @@ TEST_F(CachingTypeResolverTest, JsonRoundTripThroughTheCache) {
       google::protobuf::util::BinaryToJsonString(&cached, url, binary, &json)
           .ok());
   EXPECT_EQ(json, R"({"inner":{"bigNumber":"42"},"color":"RED"})");
-  google::protobuf::util::Status bad = google::protobuf::util::JsonToBinaryString(
-      &cached, url, R"({"color":"BLUE"})", &binary);
+  google::protobuf::util::Status bad =
+      google::protobuf::util::JsonToBinaryString(
+          &cached, url, R"({"color":"BLUE"})", &binary);
   EXPECT_FALSE(bad.ok());
 }
 

@@ -340,8 +340,7 @@ absl::Status ApplyJsonBody(const HttpRoute& route, absl::string_view body,
   std::string wrapped =
       absl::StrCat("{\"", field->json_name(), "\":", body, "}");
   absl::Status s = FromUtilStatus(
-      JsonToMessage(route, wrapped, holder.get(), parse),
-      "body");
+      JsonToMessage(route, wrapped, holder.get(), parse), "body");
   if (!s.ok()) return s;
   std::vector<const FieldDescriptor*> set;
   holder->GetReflection()->ListFields(*holder, &set);

@@ -518,9 +518,8 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     absl::MutexLock lock(&calls_mu_);
     in_flight_.insert(&raw->context);
   }
-  raw->reader =
-      stub->PrepareUnaryCall(&raw->context, route.grpc_path, raw->request_bytes,
-                             &completion_queue_);
+  raw->reader = stub->PrepareUnaryCall(&raw->context, route.grpc_path,
+                                       raw->request_bytes, &completion_queue_);
   raw->reader->StartCall();
   raw->reader->Finish(&raw->response_bytes, &raw->status, raw);
   call.release();  // Owned by the queue until its tag comes back.
@@ -545,8 +544,7 @@ void RestGateway::FinishUnary(std::unique_ptr<Call> call) {
   if (!status.ok()) {
     HttpResponse response = ErrorFromStatus(status);
     CopyMetadataToHeaders(call->context.GetServerInitialMetadata(), &response);
-    CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(),
-                          &response);
+    CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(), &response);
     Finish(call.get(), std::move(response));
     return;
   }
@@ -554,11 +552,10 @@ void RestGateway::FinishUnary(std::unique_ptr<Call> call) {
       call->route->response_prototype->New());
   grpc::ProtoBufferReader reader(&call->response_bytes);
   if (!reply->ParseFromZeroCopyStream(&reader)) {
-    Finish(call.get(),
-           ErrorFromStatus(grpc::Status(
-               grpc::StatusCode::INTERNAL,
-               "the backend's response does not parse as " +
-                   reply->GetDescriptor()->full_name())));
+    Finish(call.get(), ErrorFromStatus(grpc::Status(
+                           grpc::StatusCode::INTERNAL,
+                           "the backend's response does not parse as " +
+                               reply->GetDescriptor()->full_name())));
     return;
   }
   grpc::ProtoBufferReader wire_bytes(&call->response_bytes);

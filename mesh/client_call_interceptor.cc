@@ -36,9 +36,8 @@ class ClientCallInterceptor final : public grpc::experimental::Interceptor {
       }
       if (series_ != nullptr) series_->started().Increment();
     }
-    if (series_ != nullptr &&
-        methods->QueryInterceptionHookPoint(
-            InterceptionHookPoints::POST_RECV_STATUS)) {
+    if (series_ != nullptr && methods->QueryInterceptionHookPoint(
+                                  InterceptionHookPoints::POST_RECV_STATUS)) {
       series_->handling_seconds().Observe(
           absl::ToDoubleSeconds(absl::Now() - start_));
       series_->handled(methods->GetRecvStatus()->error_code()).Increment();
@@ -81,16 +80,16 @@ ClientMetrics::MethodSeries::MethodSeries(ClientMetrics* metrics,
           {{"grpc_type", labels_.type},
            {"grpc_service", labels_.service},
            {"grpc_method", labels_.method}},
-          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025,
-                                                  0.005, 0.01, 0.025, 0.05,
-                                                  0.1, 0.25, 0.5, 1, 2.5, 5,
-                                                  10})) {}
+          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005,
+                                                  0.01, 0.025, 0.05, 0.1, 0.25,
+                                                  0.5, 1, 2.5, 5, 10})) {}
 
 prometheus::Counter& ClientMetrics::MethodSeries::handled(
     grpc::StatusCode code) {
   size_t index = static_cast<size_t>(code);
   if (index >= handled_.size()) index = grpc::StatusCode::UNKNOWN;
-  prometheus::Counter* counter = handled_[index].load(std::memory_order_acquire);
+  prometheus::Counter* counter =
+      handled_[index].load(std::memory_order_acquire);
   if (counter == nullptr) {
     // Family::Add gives every caller the same series for the same labels,
     // so a race here stores the same pointer twice.
@@ -112,7 +111,8 @@ ClientMetrics::MethodSeries& ClientMetrics::SeriesOf(absl::string_view path,
     auto it = series_.find(path);
     if (it != series_.end()) return *it->second;
   }
-  auto series = std::make_unique<MethodSeries>(this, MethodLabelsOf(path, type));
+  auto series =
+      std::make_unique<MethodSeries>(this, MethodLabelsOf(path, type));
   absl::MutexLock lock(&mu_);
   auto [it, added] = series_.try_emplace(path, std::move(series));
   return *it->second;

@@ -28,9 +28,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "mesh/rpc_labels.h"
-
 #include "grpcpp/support/client_interceptor.h"
+#include "mesh/rpc_labels.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"

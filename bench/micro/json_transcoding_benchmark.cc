@@ -69,8 +69,7 @@ constexpr char kOrderJson[] =
     R"({"userId":"42","items":[{"sku":"BOOK-1","quantity":2,"unitPriceCents":1250},)"
     R"({"sku":"PEN-7","quantity":10,"unitPriceCents":99}]})";
 
-void JsonToBinary(benchmark::State& state, const char* path,
-                  const char* json) {
+void JsonToBinary(benchmark::State& state, const char* path, const char* json) {
   Routed r = Route("POST", path, state.range(0) != 0);
   for (auto _ : state) {
     std::unique_ptr<Message> request(r.route.request_prototype->New());
@@ -85,8 +84,8 @@ void JsonToBinary(benchmark::State& state, const char* path,
 
 // The response's wire bytes -> JSON, as the gateway does on a 200: parse
 // (to check the bytes), then print.
-void BinaryToJson(benchmark::State& state, const char* method,
-                  const char* path, const char* response_json) {
+void BinaryToJson(benchmark::State& state, const char* method, const char* path,
+                  const char* response_json) {
   Routed r = Route(method, path, state.range(0) != 0);
   std::unique_ptr<Message> response(r.route.response_prototype->New());
   if (!google::protobuf::util::JsonStringToMessage(response_json,

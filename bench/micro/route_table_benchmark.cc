@@ -77,7 +77,8 @@ void BM_MatchNested(benchmark::State& state) {
 void BM_MatchVerb(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   std::shared_ptr<const RouteTable> table = Table(n);
-  const std::string path = absl::StrCat("/v1/resource", (n - 1) / 5, "/9:archive");
+  const std::string path =
+      absl::StrCat("/v1/resource", (n - 1) / 5, "/9:archive");
   for (auto _ : state) {
     std::optional<RouteMatch> match = table->Match("POST", path);
     if (!match) state.SkipWithError("no match");
