@@ -510,9 +510,9 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     StreamCall::Start(this, std::move(call), stub, respond);
     return;
   }
-  // Unary calls go through the gateway's completion queue: the thread that
-  // reads the answer off the socket is the one that finishes the request
-  // (the callback API hands each completion to another thread first).
+  // Unary calls go through the gateway's completion queue, whose threads
+  // finish them: one thread hop fewer than the callback API, which hands
+  // each completion to a thread of its own first.
   Call* raw = call.get();
   {
     absl::MutexLock lock(&calls_mu_);
