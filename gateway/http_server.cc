@@ -196,8 +196,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
     // Until its answer comes the session is idle: no read is pending (the
     // next one starts after this write) and no write. So the write starts
     // on the caller's thread (a gRPC completion thread, usually; with TLS the
-    // encryption too), and the bytes go out now instead of after an I/O thread wakes up; the write's
-    // completion still runs on the strand.
+    // encryption too), and the bytes go out now instead of after an I/O thread
+    // wakes up; the write's completion still runs on the strand.
     Write(std::move(response));
   }
 
