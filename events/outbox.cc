@@ -62,6 +62,7 @@ absl::StatusOr<int64_t> Outbox::AppendMessage(
   absl::Status s = insert.Run();
   insert.Reset();
   if (!s.ok()) return s;
+  last_appended_ = sequence;
   return sequence;
 }
 

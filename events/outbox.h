@@ -86,6 +86,11 @@ class Outbox {
   // The highest sequence committed, 0 when there is none.
   absl::StatusOr<int64_t> LastSequence();
 
+  // The sequence of this object's last successful Append (0 before any):
+  // after the transaction commits, what to pass to CommitSignal::Committed.
+  // (A rolled-back one only makes waiting streams look once more.)
+  int64_t last_appended() const { return last_appended_; }
+
  private:
   explicit Outbox(std::vector<std::unique_ptr<storage::SqlStatement>> statements)
       : statements_(std::move(statements)) {}
@@ -101,6 +106,7 @@ class Outbox {
 
   // insert, read_after, last_sequence
   std::vector<std::unique_ptr<storage::SqlStatement>> statements_;
+  int64_t last_appended_ = 0;
 };
 
 }  // namespace stubmesh::events

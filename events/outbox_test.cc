@@ -24,9 +24,8 @@ const SchemaMigrations& Schema() {
 class OutboxTest : public ::testing::TestWithParam<SqlDialect> {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::string> url = storage::FreshDatabaseUrl(
-        GetParam(),
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    absl::StatusOr<std::string> url =
+        storage::FreshDatabaseUrlForThisTest(GetParam());
     ASSERT_TRUE(url.ok()) << url.status();
     path_ = *url;
     Open();

@@ -299,20 +299,11 @@ absl::StatusOr<Order> OrderStore::Create(const Order& order,
     }
     OrderEvent event;
     *event.mutable_order_created()->mutable_order() = result;
-    return AppendEvent(event, now);
+    return outbox_->Append(event, absl::FromUnixMicros(now)).status();
   });
   if (!s.ok()) return s;
-  commit_signal_.Committed(last_appended_);
+  commit_signal_.Committed(outbox_->last_appended());
   return result;
-}
-
-absl::Status OrderStore::AppendEvent(const OrderEvent& event,
-                                     int64_t time_us) {
-  absl::StatusOr<int64_t> sequence =
-      outbox_->Append(event, absl::FromUnixMicros(time_us));
-  if (!sequence.ok()) return sequence.status();
-  last_appended_ = *sequence;
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<OrderEvent>> OrderStore::ReadEvents(int64_t after,
@@ -380,7 +371,7 @@ absl::StatusOr<bool> OrderStore::ApplyUserEvent(absl::string_view source,
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (applied) commit_signal_.Committed(last_appended_);
+  if (applied) commit_signal_.Committed(outbox_->last_appended());
   return applied;
 }
 
@@ -422,7 +413,8 @@ absl::Status OrderStore::CancelOrdersOfDeletedUserLocked(int64_t user_id,
     cancelled->set_order_id(order_id);
     cancelled->set_user_id(user_id);
     cancelled->set_reason(reason);
-    absl::Status appended = AppendEvent(event, now);
+    absl::Status appended =
+        outbox_->Append(event, absl::FromUnixMicros(now)).status();
     if (!appended.ok()) return appended;
   }
   return absl::OkStatus();

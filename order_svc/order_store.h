@@ -100,8 +100,6 @@ class OrderStore {
              std::unique_ptr<Statements> statements,
              std::unique_ptr<events::Outbox> outbox);
 
-  absl::Status AppendEvent(const OrderEvent& event, int64_t time_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<int64_t> PositionLocked(absl::string_view source)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CancelOrdersOfDeletedUserLocked(int64_t user_id,
@@ -118,7 +116,6 @@ class OrderStore {
   std::unique_ptr<storage::SqlDatabase> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<events::Outbox> outbox_ ABSL_GUARDED_BY(mu_);
-  int64_t last_appended_ ABSL_GUARDED_BY(mu_) = 0;
   events::CommitSignal commit_signal_;
 };
 

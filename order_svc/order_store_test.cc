@@ -28,9 +28,8 @@ Order NewOrder(int64_t user_id, int32_t total, int items = 2) {
 class OrderStoreTest : public ::testing::TestWithParam<storage::SqlDialect> {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::string> url = storage::FreshDatabaseUrl(
-        GetParam(),
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    absl::StatusOr<std::string> url =
+        storage::FreshDatabaseUrlForThisTest(GetParam());
     ASSERT_TRUE(url.ok()) << url.status();
     path_ = *url;
     auto store = OrderStore::Create(path_);

@@ -55,4 +55,9 @@ absl::StatusOr<std::string> FreshDatabaseUrl(SqlDialect dialect,
   return PostgresEnvironment::server->CreateDatabase(name);
 }
 
+absl::StatusOr<std::string> FreshDatabaseUrlForThisTest(SqlDialect dialect) {
+  return FreshDatabaseUrl(
+      dialect, ::testing::UnitTest::GetInstance()->current_test_info()->name());
+}
+
 }  // namespace stubmesh::storage

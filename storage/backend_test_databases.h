@@ -11,7 +11,7 @@
 //
 // Example:
 //   class UserStoreTest : public ::testing::TestWithParam<SqlDialect> {...};
-//   absl::StatusOr<std::string> url = FreshDatabaseUrl(GetParam(), "users");
+//   absl::StatusOr<std::string> url = FreshDatabaseUrlForThisTest(GetParam());
 //   INSTANTIATE_TEST_SUITE_P(Backends, UserStoreTest, AllBackends(),
 //                            BackendName);
 
@@ -26,6 +26,9 @@ namespace stubmesh::storage {
 // A URL of a database no other test uses; `hint` becomes part of its name.
 absl::StatusOr<std::string> FreshDatabaseUrl(SqlDialect dialect,
                                              const std::string& hint);
+
+// FreshDatabaseUrl named after the running test.
+absl::StatusOr<std::string> FreshDatabaseUrlForThisTest(SqlDialect dialect);
 
 inline auto AllBackends() {
   return ::testing::Values(SqlDialect::kSqlite, SqlDialect::kPostgresql);

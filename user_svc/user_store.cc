@@ -204,10 +204,10 @@ absl::StatusOr<User> UserStore::Create(const User& user,
     *result.mutable_update_time() = result.create_time();
     UserEvent event;
     *event.mutable_user_created()->mutable_user() = result;
-    return AppendEvent(event, now);
+    return outbox_->Append(event, absl::FromUnixMicros(now)).status();
   });
   if (!s.ok()) return s;
-  SignalCommitted();
+  commit_signal_.Committed(outbox_->last_appended());
   return result;
 }
 
@@ -255,10 +255,10 @@ absl::StatusOr<User> UserStore::Update(int64_t id, const UserChanges& changes) {
     if (!updated.ok()) return updated;
     UserEvent event;
     *event.mutable_user_updated()->mutable_user() = result;
-    return AppendEvent(event, now);
+    return outbox_->Append(event, absl::FromUnixMicros(now)).status();
   });
   if (!s.ok()) return s;
-  SignalCommitted();
+  commit_signal_.Committed(outbox_->last_appended());
   return result;
 }
 
@@ -276,21 +276,11 @@ absl::Status UserStore::Delete(int64_t id) {
     if (db_->ChangedRows() == 0) return UserNotFound(id);
     UserEvent event;
     event.mutable_user_deleted()->set_user_id(id);
-    return AppendEvent(event, now);
+    return outbox_->Append(event, absl::FromUnixMicros(now)).status();
   });
-  if (deleted.ok()) SignalCommitted();
+  if (deleted.ok()) commit_signal_.Committed(outbox_->last_appended());
   return deleted;
 }
-
-absl::Status UserStore::AppendEvent(const UserEvent& event, int64_t time_us) {
-  absl::StatusOr<int64_t> sequence =
-      outbox_->Append(event, absl::FromUnixMicros(time_us));
-  if (!sequence.ok()) return sequence.status();
-  last_appended_ = *sequence;
-  return absl::OkStatus();
-}
-
-void UserStore::SignalCommitted() { commit_signal_.Committed(last_appended_); }
 
 absl::StatusOr<std::vector<UserEvent>> UserStore::ReadEvents(int64_t after,
                                                              int limit) {

@@ -97,17 +97,11 @@ class UserStore {
             std::unique_ptr<events::Outbox> outbox);
 
   absl::StatusOr<User> GetLocked(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Inside a transaction: writes `event` to the outbox.
-  absl::Status AppendEvent(const UserEvent& event, int64_t time_us)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // After the commit: wakes the event streams.
-  void SignalCommitted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   std::unique_ptr<storage::SqlDatabase> db_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Statements> statements_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<events::Outbox> outbox_ ABSL_GUARDED_BY(mu_);
-  int64_t last_appended_ ABSL_GUARDED_BY(mu_) = 0;
   events::CommitSignal commit_signal_;
 };
 

@@ -22,9 +22,8 @@ User NewUser(const std::string& name, const std::string& email) {
 class UserStoreTest : public ::testing::TestWithParam<storage::SqlDialect> {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::string> url = storage::FreshDatabaseUrl(
-        GetParam(),
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    absl::StatusOr<std::string> url =
+        storage::FreshDatabaseUrlForThisTest(GetParam());
     ASSERT_TRUE(url.ok()) << url.status();
     path_ = *url;
     auto store = UserStore::Create(path_);
