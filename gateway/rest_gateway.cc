@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "grpc/health/v1/health.pb.h"
 #include "gateway/openapi_document.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
@@ -40,6 +40,16 @@ std::string NewRequestId() {
   return absl::StrCat(
       absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16),
       absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16));
+}
+
+bool IsStandardHttpMethod(absl::string_view method) {
+  static constexpr absl::string_view kStandard[] = {
+      "GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+      "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (absl::string_view standard : kStandard) {
+    if (method == standard) return true;
+  }
+  return false;
 }
 
 bool IsPrintableAscii(absl::string_view s) {
@@ -341,19 +351,27 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
       !IsPrintableAscii(request_id)) {
     request_id = NewRequestId();
   }
-  auto reply = [this, respond, http_method, request_id](
-                   HttpResponse response, const std::string& route_label) {
+  // Until a route matches, the method is the client's free text: only the
+  // standard ones become label values, so clients cannot mint metric series.
+  const std::string unrouted_method =
+      IsStandardHttpMethod(http_method) ? http_method : "other";
+  auto reply = [this, respond, request_id](HttpResponse response,
+                                           const std::string& route_label,
+                                           const std::string& method_label) {
     response.set("X-Request-Id", Beast(request_id));
-    CountRequest(route_label, http_method, response.result_int());
+    CountRequest(route_label, method_label, response.result_int());
     respond(std::move(response));
   };
 
   if (path == "/healthz") {
-    reply(JsonResponse(http::status::ok, R"({"status":"ok"})"), "/healthz");
+    reply(JsonResponse(http::status::ok, R"({"status":"ok"})"), "/healthz",
+          unrouted_method);
     return;
   }
   if (path == "/readyz") {
-    HandleReady([reply](HttpResponse r) { reply(std::move(r), "/readyz"); });
+    HandleReady([reply, unrouted_method](HttpResponse r) {
+      reply(std::move(r), "/readyz", unrouted_method);
+    });
     return;
   }
   if (path == "/metrics") {
@@ -361,14 +379,14 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     response.set(http::field::content_type, "text/plain; version=0.0.4");
     response.body() =
         prometheus::TextSerializer().Serialize(options_.metrics->Collect());
-    reply(std::move(response), "/metrics");
+    reply(std::move(response), "/metrics", unrouted_method);
     return;
   }
 
   std::shared_ptr<const Serving> serving = this->serving();
   if (path == "/openapi.json" && serving->catalog != nullptr) {
     reply(JsonResponse(http::status::ok, serving->openapi_json),
-          "/openapi.json");
+          "/openapi.json", unrouted_method);
     return;
   }
   const std::shared_ptr<const ApiCatalog>& catalog = serving->catalog;
@@ -384,13 +402,13 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
           absl::StrCat(http_method, " is not allowed on ", path,
                        "; allowed: ", absl::StrJoin(allowed, ", ")));
       response.set(http::field::allow, Beast(absl::StrJoin(allowed, ", ")));
-      reply(std::move(response), "unmatched");
+      reply(std::move(response), "unmatched", unrouted_method);
       return;
     }
     reply(GatewayError(http::status::not_found, absl::StatusCode::kNotFound,
                        absl::StrCat("no route for ", http_method, " ",
                                     path.substr(0, 256))),
-          "unmatched");
+          "unmatched", unrouted_method);
     return;
   }
   const HttpRoute& route = catalog->route(match->route_index);
@@ -414,7 +432,7 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
                 absl::StrCat("Content-Type '", content_type.substr(0, 64),
                              "' is not supported; send application/json or "
                              "application/x-www-form-urlencoded")),
-            route_label);
+            route_label, http_method);
       return;
     }
   }
@@ -425,7 +443,7 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
       TranscodeRequest(route, *match, query, format, request.body(),
                        options_.transcode, message.get());
   if (!s.ok()) {
-    reply(ErrorFromStatus(ToGrpcStatus(s)), route_label);
+    reply(ErrorFromStatus(ToGrpcStatus(s)), route_label, http_method);
     return;
   }
 
@@ -435,8 +453,8 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   call->request_id = request_id;
   call->http_method = http_method;
   call->start = start;
-  call->respond = [reply, route_label](HttpResponse r) {
-    reply(std::move(r), route_label);
+  call->respond = [reply, route_label, http_method](HttpResponse r) {
+    reply(std::move(r), route_label, http_method);
   };
 
   // Grpc-Timeout, else the mesh config's timeout for the method, else the

@@ -395,6 +395,21 @@ class GatewayE2ETest(unittest.TestCase):
             r'http_requests_total\{code="404",method="GET",route="/v1/users/\{id\}"\} [1-9]')
         self.assertIn("http_request_duration_seconds_bucket", text)
 
+    def test_metrics_do_not_take_arbitrary_methods_as_labels(self):
+        # Client-chosen method names would each create a time series.
+        for method in ("FROBNICATE1", "FROBNICATE2"):
+            resp = self.call(method, "/v1/users/1")
+            self.assertEqual(resp.status, 405, resp.body)
+        self.assertEqual(self.call("FROBNICATE3", "/nowhere").status, 404)
+        text = self.call("GET", "/metrics").body.decode("utf-8")
+        self.assertNotIn("FROBNICATE", text)
+        self.assertRegex(
+            text,
+            r'http_requests_total\{code="405",method="other",route="unmatched"\} [2-9]')
+        self.assertRegex(
+            text,
+            r'http_requests_total\{code="404",method="other",route="unmatched"\} [1-9]')
+
     # ---- the original API: /user and /order ------------------------------
 
     def test_original_user_routes_with_form_body(self):
