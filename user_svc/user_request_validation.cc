@@ -19,7 +19,17 @@ absl::Status ValidateCreateUser(const v1::CreateUserRequest& request) {
   if (!request.has_user()) return absl::InvalidArgumentError("user: is required");
   const v1::User& user = request.user();
   s = CheckUnsetId("user.id", user.id());
-  if (s.ok()) s = CheckText("user.name", user.name(), 1, kMaxNameChars);
+  if (!s.ok()) return s;
+  // Silently dropping them would let a client believe it set them.
+  if (user.has_create_time()) {
+    return absl::InvalidArgumentError(
+        "user.create_time: is set by the server; leave it unset");
+  }
+  if (user.has_update_time()) {
+    return absl::InvalidArgumentError(
+        "user.update_time: is set by the server; leave it unset");
+  }
+  s = CheckText("user.name", user.name(), 1, kMaxNameChars);
   if (s.ok()) s = CheckEmail("user.email", user.email());
   return s;
 }

@@ -47,6 +47,14 @@ TEST(ValidateCreateUserTest, NamesTheBadField) {
   EXPECT_THAT(ValidateCreateUser(request), IsInvalidNaming("user.email"));
 
   request = ValidCreate();
+  request.mutable_user()->mutable_create_time()->set_seconds(1);
+  EXPECT_THAT(ValidateCreateUser(request), IsInvalidNaming("user.create_time"));
+
+  request = ValidCreate();
+  request.mutable_user()->mutable_update_time()->set_seconds(1);
+  EXPECT_THAT(ValidateCreateUser(request), IsInvalidNaming("user.update_time"));
+
+  request = ValidCreate();
   request.set_request_id("has spaces");
   EXPECT_THAT(ValidateCreateUser(request), IsInvalidNaming("request_id"));
 }

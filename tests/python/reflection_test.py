@@ -24,6 +24,7 @@ root after building the servers:
 
 import importlib
 import os
+import shlex
 import sys
 import unittest
 import uuid
@@ -380,6 +381,97 @@ class ReflectionTest(lib.UserAndOrderServers, unittest.TestCase):
                     "ServingStatus"].values_by_name["SERVING"].number
                 self.assertEqual(response.status, serving)
                 self.assertEqual(json_format.MessageToDict(response), {"status": "SERVING"})
+
+
+def readme_grpcurl_commands(readme_text):
+    """The grpcurl command lines of the README, each as an argument list."""
+    commands = []
+    for line in readme_text.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if line.startswith("grpcurl "):
+            commands.append(shlex.split(line)[1:])
+    return commands
+
+
+class ReadmeGrpcurlExamplesTest(lib.UserAndOrderServers, unittest.TestCase):
+    """Runs every grpcurl command of the README, in order, as grpcurl would:
+    through reflection only, the -d JSON parsed against the reflected types,
+    on fresh servers (the README's first user is user 1). The README's ports
+    (the local topology's 50051 user_svc, 50052 order_svc) are mapped to
+    this test's servers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = lib.make_temp_dir("readme_grpcurl_test.")
+        cls.addClassCleanup(lib.remove_temp_dir, cls.tmp)
+        m = _generate_and_import(os.path.join(cls.tmp, "gen"))
+        cls.reflection_pb2, cls.reflection_grpc = m["reflection_pb2"], m["reflection_pb2_grpc"]
+        cls.health_pb2, cls.health_grpc = m["health_pb2"], m["health_pb2_grpc"]
+        cls.start_user_and_order_servers(cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_user_and_order_servers()
+
+    def run_grpcurl(self, args, channels):
+        flags = {}
+        positional = []
+        i = 0
+        while i < len(args):
+            if args[i] == "-plaintext":
+                i += 1
+            elif args[i] == "-d":
+                flags["d"] = args[i + 1]
+                i += 2
+            elif args[i].startswith("-"):
+                self.fail("the test does not know grpcurl flag %s" % args[i])
+            else:
+                positional.append(args[i])
+                i += 1
+        self.assertGreaterEqual(len(positional), 2, args)
+        address, verb = positional[0], positional[1]
+        self.assertIn(address, channels, "the README names an unknown server")
+        channel = channels[address]
+        client = ReflectionClient(channel, self.reflection_pb2, self.reflection_grpc)
+        if verb == "list":
+            self.assertIn(REFLECTION_SERVICE, client.list_services())
+            return
+        if verb == "describe":
+            client.describe(positional[2])
+            return
+        service_name, method_name = verb.rsplit("/", 1)
+        _, files = client.describe(service_name)
+        pool = build_pool(files)
+        method = pool.FindServiceByName(service_name).methods_by_name[method_name]
+        factory = message_factory.MessageFactory(pool)
+        request_class = _message_class(factory, method.input_type)
+        response_class = _message_class(factory, method.output_type)
+        request = json_format.Parse(flags.get("d", "{}"), request_class())
+        path = "/%s/%s" % (service_name, method_name)
+        if method.server_streaming:
+            call = channel.unary_stream(path, request_serializer=request_class.SerializeToString,
+                                        response_deserializer=response_class.FromString)
+            responses = call(request, timeout=10)
+            first = next(responses)  # The README's earlier commands made events.
+            responses.cancel()
+            self.assertIsInstance(first, response_class)
+            return
+        call = channel.unary_unary(path, request_serializer=request_class.SerializeToString,
+                                   response_deserializer=response_class.FromString)
+        self.assertIsInstance(call(request, timeout=10), response_class)
+
+    def test_every_readme_grpcurl_command_works(self):
+        with open(os.environ["STUBMESH_README"], encoding="utf-8") as f:
+            commands = readme_grpcurl_commands(f.read())
+        verbs = {token for command in commands for token in command}
+        for expected in ("list", "describe", "stubmesh.user.v1.UserService/CreateUser",
+                         "stubmesh.order.v1.OrderService/CreateOrder",
+                         "grpc.health.v1.Health/Check"):
+            self.assertIn(expected, verbs, "the README lost its %s example" % expected)
+        channels = {"127.0.0.1:50051": self.user_channel, "127.0.0.1:50052": self.order_channel}
+        for args in commands:
+            with self.subTest(command="grpcurl " + " ".join(args)):
+                self.run_grpcurl(args, channels)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ export STUBMESH_GATEWAY="${STUBMESH_GATEWAY:-${bin}/gateway/gateway}"
 export STUBMESH_ECHO_BACKEND="${STUBMESH_ECHO_BACKEND:-${bin}/gateway/testdata/echo_backend}"
 export STUBMESH_DESCRIPTOR_SET="${STUBMESH_DESCRIPTOR_SET:-${bin}/protos/descriptor_set.pb}"
 export STUBMESH_TRANSCODING_DESCRIPTOR_SET="${STUBMESH_TRANSCODING_DESCRIPTOR_SET:-${bin}/gateway/testdata/transcoding_descriptor_set.pb}"
+export STUBMESH_README="${STUBMESH_README:-${root}/README.md}"
 export STUBMESH_PYTHON="${PYTHON}"
 # Keep the tests' imports and bytecode to themselves: no user site, no
 # __pycache__ in the runfiles or source tree.
