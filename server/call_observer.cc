@@ -128,6 +128,15 @@ class CallObserver final : public grpc::experimental::Interceptor {
         status =
             ToGrpcStatus(absl::Status(*fault_.abort, kInjectedFaultMessage));
         methods->ModifySendStatus(status);
+      } else if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+                 status.error_message().empty() &&
+                 observers_->known_methods_.count(path_) > 0) {
+        // gRPC 1.51's callback API answers a request that does not parse
+        // with a bare UNIMPLEMENTED, even for a method that is served.
+        status = ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+            "request: does not parse as the request message of ", path_,
+            " (malformed bytes, or a string field that is not UTF-8)")));
+        methods->ModifySendStatus(status);
       }
       peer_ = info_->server_context()->peer();
       Finish(ToAbslStatus(status).code());
@@ -172,7 +181,8 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (!observers_->options_.access_log) return;
     const std::string fault = fault_.Label();
     absl::FPrintF(
-        stderr, "%s %s access %s %s %dus peer=%s rid=%s trace=%s deadline=%s%s\n",
+        stderr,
+        "%s %s access %s %s %dus peer=%s rid=%s trace=%s deadline=%s%s\n",
         LogTimestamp(), observers_->options_.server_name, path_,
         StatusCodeName(code), absl::ToInt64Microseconds(latency),
         peer_.empty() ? std::string("-") : peer_, request_id_, trace_id_,

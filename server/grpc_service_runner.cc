@@ -32,12 +32,12 @@
 #include "mesh/mesh_config_flag.h"
 #include "mesh/mesh_config_loader.h"
 #include "mesh/mesh_tls.h"
+#include "prometheus/gauge.h"
 #include "prometheus/text_serializer.h"
 #include "server/admin_http_server.h"
 #include "server/call_observer.h"
 #include "server/fault_injection.h"
 #include "server/method_authorization.h"
-#include "prometheus/gauge.h"
 #include "server/server_metrics.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
@@ -202,9 +202,9 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
       LoadFaults(options, mesh_config, service_names);
   if (!faults.ok()) return faults.status();
   const mesh::MeshConfig no_config;
-  absl::StatusOr<std::optional<mesh::MeshTlsFiles>> tls = mesh::CheckMeshTls(
-      mesh_config.has_value() ? *mesh_config : no_config,
-      options.tls_cert_file, options.tls_key_file);
+  absl::StatusOr<std::optional<mesh::MeshTlsFiles>> tls =
+      mesh::CheckMeshTls(mesh_config.has_value() ? *mesh_config : no_config,
+                         options.tls_cert_file, options.tls_key_file);
   if (!tls.ok()) return tls.status();
   absl::StatusOr<std::shared_ptr<const MethodAuthorizationPolicy>>
       authorization = MethodAuthorizationPolicy::Create(
@@ -255,8 +255,8 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::InsecureServerCredentials();
   if (tls->has_value()) {
-    credentials = mesh::MeshServerCredentials(
-        mesh::NewCertificateProvider(**tls));
+    credentials =
+        mesh::MeshServerCredentials(mesh::NewCertificateProvider(**tls));
     credentials->SetAuthMetadataProcessor(std::make_shared<MethodAuthorizer>(
         *authorization, registry, options.name));
     absl::FPrintF(stderr, "%s %s mTLS on as %s (CA %s)\n", LogTimestamp(),

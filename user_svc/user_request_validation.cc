@@ -16,7 +16,8 @@ using ::stubmesh::validation::CheckUnsetId;
 absl::Status ValidateCreateUser(const v1::CreateUserRequest& request) {
   absl::Status s = CheckRequestId("request_id", request.request_id());
   if (!s.ok()) return s;
-  if (!request.has_user()) return absl::InvalidArgumentError("user: is required");
+  if (!request.has_user())
+    return absl::InvalidArgumentError("user: is required");
   const v1::User& user = request.user();
   s = CheckUnsetId("user.id", user.id());
   if (!s.ok()) return s;
@@ -55,9 +56,9 @@ absl::StatusOr<UserChanges> ResolveUserChanges(
       } else if (path == "email") {
         changes.email = user.email();
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "update_mask: '", path,
-            "' is not a field that can be updated (name, email)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("update_mask: '", path,
+                         "' is not a field that can be updated (name, email)"));
       }
     }
   }

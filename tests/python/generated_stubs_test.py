@@ -277,6 +277,30 @@ class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
                 user=self.user_pb2.User(name="Second", email=user.email.upper()),
                 request_id=str(uuid.uuid4())))
 
+    def test_malformed_request_bytes_are_invalid_argument(self):
+        # What a buggy client in any language could send: a CreateUserRequest
+        # whose user.name is not UTF-8, and bytes that are no message at all.
+        not_utf8 = b"\x12\x03\xff\xfe\xfd"  # field 2 (a string) of 3 bytes
+        for channel, path, bad_string in (
+                (self.user_channel, "/stubmesh.user.v1.UserService/CreateUser",
+                 b"\x0a\x05" + not_utf8),  # in field 1, the user
+                (self.order_channel, "/stubmesh.order.v1.OrderService/CreateOrder",
+                 not_utf8)):  # request_id
+            raw_call = channel.unary_unary(path)  # bytes in, bytes out
+            for raw in (bad_string, b"\xff\xff\xff"):
+                with self.subTest(path=path, raw=raw):
+                    with self.assertRaises(grpc.RpcError) as ctx:
+                        raw_call(raw, timeout=10)
+                    self.assertEqual(ctx.exception.code(), grpc.StatusCode.INVALID_ARGUMENT,
+                                     ctx.exception.details())
+                    self.assertIn("does not parse", ctx.exception.details())
+        # An unknown method stays UNIMPLEMENTED, and the servers still serve.
+        with self.assertRaises(grpc.RpcError) as ctx:
+            self.user_channel.unary_unary("/stubmesh.user.v1.UserService/NoSuchMethod")(
+                b"", timeout=10)
+        self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        self.assertIsNotNone(self.new_user(name="After Garbage"))
+
     def test_health_reports_serving(self):
         for channel in (self.user_channel, self.order_channel):
             self.assertTrue(lib.check_health_serving(self.health_pb2, self.health_grpc, channel))
