@@ -139,7 +139,16 @@ class CallObserver final : public grpc::experimental::Interceptor {
         methods->ModifySendStatus(status);
       }
       peer_ = info_->server_context()->peer();
-      Finish(ToAbslStatus(status).code());
+      absl::StatusCode code = ToAbslStatus(status).code();
+      if (info_->server_context()->IsCancelled()) {
+        // The caller is gone (as far as gRPC has learnt yet): what it saw was
+        // its cancellation or deadline, not this status, which is dropped.
+        code =
+            absl::FromChrono(info_->server_context()->deadline()) <= absl::Now()
+                ? absl::StatusCode::kDeadlineExceeded
+                : absl::StatusCode::kCancelled;
+      }
+      Finish(code);
     }
     methods->Proceed();
   }

@@ -14,8 +14,10 @@ See stubmesh_testlib.py for the environment variables that override paths.
 
 import importlib
 import os
+import re
 import sys
 import unittest
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -300,6 +302,54 @@ class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
                 b"", timeout=10)
         self.assertEqual(ctx.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
         self.assertIsNotNone(self.new_user(name="After Garbage"))
+
+    def test_a_cancelled_create_order_cancels_its_get_user(self):
+        # A user_svc that holds every GetUser for 1.5 s (less than the 2 s
+        # order_svc gives its GetUser calls at most), and an order_svc on it.
+        tmp = lib.make_temp_dir("cancel_chain.")
+        self.addCleanup(lib.remove_temp_dir, tmp)
+        users = lib.ServerProcess("user_svc", [
+            lib.user_svc_binary(), "--port=0", "--admin_port=0",
+            "--db=" + os.path.join(tmp, "users.db"),
+            '--inject_faults=[{"method":"GetUser","delayPercent":100,"delay":"1.5s"}]'], tmp)
+        self.addCleanup(users.stop)
+        user_addr = users.start()
+        orders = lib.ServerProcess("order_svc", [
+            lib.order_svc_binary(), "--port=0", "--admin_port=0",
+            "--db=" + os.path.join(tmp, "orders.db"), "--user_service=" + user_addr], tmp)
+        self.addCleanup(orders.stop)
+        channel = grpc.insecure_channel(orders.start())
+        self.addCleanup(channel.close)
+        stub = self.order_grpc.OrderServiceStub(channel)
+        order = self.order_pb2.Order(user_id=1)
+        order.items.add(sku="MUG", quantity=1, unit_price_cents=450)
+        call = stub.CreateOrder.future(
+            self.order_pb2.CreateOrderRequest(order=order, request_id=str(uuid.uuid4())),
+            timeout=30)
+
+        def get_user_started():
+            with urllib.request.urlopen("http://%s/metrics" % users.admin_address,
+                                        timeout=5) as response:
+                text = response.read().decode("utf-8")
+            return re.search(r'grpc_server_started_total\{grpc_method="GetUser",'
+                             r'[^}]*\} [1-9]', text) is not None
+        lib.wait_until(get_user_started, 10, "order_svc's GetUser reaching user_svc")
+        self.assertTrue(call.cancel())
+        # No deadline passes before the held GetUser goes on: only a passed-on
+        # cancellation makes user_svc log it CANCELLED (else NOT_FOUND: there
+        # is no user 1).
+        # The caller's 30 s deadline is far away and the held GetUser would
+        # answer NOT_FOUND (there is no user 1) after 1.5 s: only a passed-on
+        # cancellation ends order_svc's GetUser call as CANCELLED, at once.
+        def order_svc_get_user_calls():
+            with urllib.request.urlopen("http://%s/metrics" % orders.admin_address,
+                                        timeout=5) as response:
+                text = response.read().decode("utf-8")
+            return dict(re.findall(r'grpc_client_handled_total\{grpc_code="([A-Z_]+)",'
+                                   r'grpc_method="GetUser",[^}]*\} ([0-9]+)', text))
+        lib.wait_until(lambda: order_svc_get_user_calls().get("CANCELLED") == "1", 1,
+                       "order_svc's GetUser call cancelled with the CreateOrder")
+        self.assertEqual(order_svc_get_user_calls(), {"CANCELLED": "1"})
 
     def test_health_reports_serving(self):
         for channel in (self.user_channel, self.order_channel):
