@@ -1,6 +1,8 @@
 #include "gateway/reflection_discovery.h"
 
 #include <deque>
+#include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -8,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
 #include "status/status_mapping.h"
 
 namespace stubmesh::gateway {
@@ -68,6 +71,12 @@ absl::StatusOr<DiscoveredApi> DiscoverViaReflection(
     stream->WritesDone();
     grpc::Status finish = stream->Finish();
     // The stream's own status says more (UNAVAILABLE, UNIMPLEMENTED, ...).
+    if (finish.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      return absl::UnimplementedError(
+          absl::StrCat("the server has no reflection service (",
+                       ServerReflection::service_full_name(),
+                       "): ", finish.error_message()));
+    }
     if (!finish.ok()) return ToAbslStatus(finish);
     return s;
   };
@@ -112,6 +121,19 @@ absl::StatusOr<DiscoveredApi> DiscoverViaReflection(
   grpc::Status finish = stream->Finish();
   if (!finish.ok()) return ToAbslStatus(finish);
   return api;
+}
+
+absl::StatusOr<DiscoveredApi> DiscoverViaReflection(
+    absl::string_view target,
+    std::shared_ptr<grpc::ChannelCredentials> credentials,
+    absl::Duration timeout) {
+  absl::StatusOr<DiscoveredApi> api = DiscoverViaReflection(
+      grpc::CreateChannel(std::string(target), std::move(credentials)),
+      timeout);
+  if (api.ok()) return api;
+  return absl::Status(
+      api.status().code(),
+      absl::StrCat("reflection at ", target, ": ", api.status().message()));
 }
 
 }  // namespace stubmesh::gateway

@@ -20,9 +20,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace stubmesh::gateway {
 
@@ -33,9 +35,17 @@ struct DiscoveredApi {
 };
 
 // UNAVAILABLE / DEADLINE_EXCEEDED when the server cannot be asked;
-// UNIMPLEMENTED when it has no reflection service.
+// UNIMPLEMENTED when it has no reflection service (the message says so).
 absl::StatusOr<DiscoveredApi> DiscoverViaReflection(
     std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+
+// The same, for a target ("127.0.0.1:50051", "dns:///svc:443") reached with
+// `credentials`; every error's message starts with the target:
+// "reflection at 127.0.0.1:1: ...".
+absl::StatusOr<DiscoveredApi> DiscoverViaReflection(
+    absl::string_view target,
+    std::shared_ptr<grpc::ChannelCredentials> credentials,
+    absl::Duration timeout);
 
 }  // namespace stubmesh::gateway
 

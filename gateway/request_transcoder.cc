@@ -49,6 +49,15 @@ bool IsWellKnownType(const Descriptor* message) {
   return message->file()->name().rfind("google/protobuf/", 0) == 0;
 }
 
+// Name=value pairs have no way to say which element of a repeated message
+// a field belongs to, so such fields come only in JSON.
+std::string RepeatedMessageRefusal(const FieldDescriptor& field) {
+  return absl::StrCat("'", field.name(),
+                      "' is a list of messages, which a query string or form "
+                      "body cannot carry; send the request body as JSON "
+                      "(Content-Type: application/json) instead");
+}
+
 // Resolves "a.b.c" (proto or JSON names); nullopt-like empty path when a
 // part names no field or goes through a non-message or repeated field.
 absl::StatusOr<FieldPath> ResolvePath(const Descriptor* root,
@@ -62,9 +71,7 @@ absl::StatusOr<FieldPath> ResolvePath(const Descriptor* root,
                      absl::StrCat("'", path.back()->name(), "' has no fields"));
     }
     if (!path.empty() && path.back()->is_repeated()) {
-      return Invalid(what, absl::StrCat("'", path.back()->name(),
-                                        "' is repeated; its fields cannot "
-                                        "be set one by one"));
+      return Invalid(what, RepeatedMessageRefusal(*path.back()));
     }
     const FieldDescriptor* field = FindField(message, part);
     if (field == nullptr) {
@@ -223,6 +230,9 @@ absl::Status SetScalar(Message* message, const FieldDescriptor* field,
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
+      if (field->is_repeated() && !IsWellKnownType(field->message_type())) {
+        return Invalid(what, RepeatedMessageRefusal(*field));
+      }
       if (!IsWellKnownType(field->message_type())) {
         return Invalid(what, absl::StrCat("'", field->name(),
                                           "' is a message; set its fields "

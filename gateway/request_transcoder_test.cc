@@ -73,6 +73,29 @@ TEST_F(RequestTranscoderTest, OriginalApiFormBody) {
             R"("requestId":"r1"})");
 }
 
+// POST /order's form body can set user_id, but a form has no way to say
+// which line item a field belongs to: the refusal says to send JSON.
+TEST_F(RequestTranscoderTest, FormBodyCannotCarryRepeatedMessages) {
+  EXPECT_EQ(*Request("POST", "/order", "request_id=r1", BodyFormat::kForm,
+                     "user_id=7"),
+            R"({"order":{"userId":"7"},"requestId":"r1"})");
+  for (absl::string_view form :
+       {"user_id=7&items.sku=CUP&items.quantity=1", "user_id=7&items=CUP"}) {
+    absl::StatusOr<std::string> refused =
+        Request("POST", "/order", "", BodyFormat::kForm, form);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+        << form;
+    EXPECT_THAT(refused.status().message(), HasSubstr("form field 'items"))
+        << form;
+    EXPECT_THAT(refused.status().message(),
+                HasSubstr("'items' is a list of messages, which a query "
+                          "string or form body cannot carry"))
+        << form;
+    EXPECT_THAT(refused.status().message(), HasSubstr("application/json"))
+        << form;
+  }
+}
+
 TEST_F(RequestTranscoderTest, QueryScalarsByProtoOrJsonName) {
   EXPECT_EQ(
       *Request("GET", "/v1/echo/1",

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/util/type_resolver.h"
 #include "grpcpp/support/status.h"
 
 namespace stubmesh {
@@ -41,9 +42,25 @@ int HttpStatusFromCode(absl::StatusCode code);
 // The error body every HTTP error carries, the proto3 JSON of
 // google.rpc.Status: {"code":5,"message":"...","details":[...]}. `details`
 // come from the gRPC status's binary details when they hold a
-// google.rpc.Status (a detail of a type this process does not know keeps
-// only its "@type"); else [].
+// google.rpc.Status; else [].
+//
+// Each detail is printed on its own, its type looked up first in
+// `detail_types` (when not null: e.g. a resolver over the descriptors a
+// gateway serves), then among the types compiled into this process, which
+// include every google.rpc error detail (BadRequest, ErrorInfo, RetryInfo,
+// ResourceInfo, ...; protos/google/rpc/error_details.proto). A detail whose
+// type neither knows, or whose bytes do not parse as that type, is kept as
+//   {"@type": "<its type URL>", "value": "<its bytes, base64>"}
+// (proto3 JSON has no form for an Any of an unknown type: printing one is an
+// error; this keeps what a client needs to decode it itself), and the other
+// details are printed as usual. A detail whose type URL is not UTF-8 is
+// left out.
+//
+// `detail_types` is not owned and is only used during the call; it must be
+// thread-safe when the call may run on several threads.
 std::string JsonErrorBody(const grpc::Status& status);
+std::string JsonErrorBody(const grpc::Status& status,
+                          google::protobuf::util::TypeResolver* detail_types);
 std::string JsonErrorBody(const absl::Status& status);
 
 }  // namespace stubmesh

@@ -12,6 +12,11 @@
 //   passes.
 // - `name` "fail:<code>" (e.g. "fail:14"): the call fails with that gRPC
 //   code and the message "asked to fail" (after the wait, if any).
+// - `name` "reject:<field>": INVALID_ARGUMENT "asked to reject <field>" with
+//   two details: a google.rpc.BadRequest whose one field violation names
+//   <field> (description "rejected on request", reason "ASKED"), then a
+//   detail of a type no descriptor describes,
+//   "type.googleapis.com/stubmesh.testing.v1.Undescribed", bytes 08 2a.
 // - Stream: `count` copies of the request with id = 1..count; with
 //   `flag` set it then ends with ABORTED "stream failed on purpose".
 
@@ -34,6 +39,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/server_callback.h"
@@ -69,9 +76,32 @@ void EchoMetadata(grpc::CallbackServerContext* context) {
   context->AddTrailingMetadata("x-trailer", "done");
 }
 
-// The status asked for by name "fail:<code>"; OK when the name does not ask.
+// INVALID_ARGUMENT with the error details a validating backend sends.
+grpc::Status Rejection(absl::string_view field) {
+  google::rpc::BadRequest bad_request;
+  google::rpc::BadRequest::FieldViolation* violation =
+      bad_request.add_field_violations();
+  violation->set_field(std::string(field));
+  violation->set_description("rejected on request");
+  violation->set_reason("ASKED");
+  google::rpc::Status details;
+  details.set_code(grpc::StatusCode::INVALID_ARGUMENT);
+  std::string message = absl::StrCat("asked to reject ", field);
+  details.set_message(message);
+  details.add_details()->PackFrom(bad_request);
+  google::protobuf::Any* undescribed = details.add_details();
+  undescribed->set_type_url(
+      "type.googleapis.com/stubmesh.testing.v1.Undescribed");
+  undescribed->set_value(std::string("\x08\x2a", 2));
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message,
+                      details.SerializeAsString());
+}
+
+// The status asked for by name "fail:<code>" or "reject:<field>"; OK when the
+// name does not ask.
 grpc::Status RequestedFailure(const EchoRequest& request) {
   absl::string_view name = request.name();
+  if (absl::ConsumePrefix(&name, "reject:")) return Rejection(name);
   if (!absl::ConsumePrefix(&name, "fail:")) return grpc::Status::OK;
   int code = 0;
   if (!absl::SimpleAtoi(name, &code) || code < 0 || code > 16) {
@@ -122,8 +152,8 @@ class EchoReactor final : public grpc::ServerUnaryReactor {
  private:
   void OnAlarm(bool fired) {
     if (!fired || context_->IsCancelled()) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                          "cancelled while waiting"));
+      Finish(
+          grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while waiting"));
       return;
     }
     Answer();
@@ -149,7 +179,8 @@ class EchoReactor final : public grpc::ServerUnaryReactor {
 // returning when the next wait starts, so it must not be Set again.
 class StreamReactor final : public grpc::ServerWriteReactor<EchoRequest> {
  public:
-  StreamReactor(grpc::CallbackServerContext* context, const EchoRequest* request)
+  StreamReactor(grpc::CallbackServerContext* context,
+                const EchoRequest* request)
       : context_(context),
         request_(*request),
         count_(std::clamp(request->count(), 0, kMaxStreamMessages)),
@@ -182,7 +213,8 @@ class StreamReactor final : public grpc::ServerWriteReactor<EchoRequest> {
       }
     }
     // Outside the lock: OnDone may delete `this` once Finish is called.
-    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while waiting"));
+    Finish(
+        grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while waiting"));
   }
 
   void OnCancel() override {
@@ -196,8 +228,8 @@ class StreamReactor final : public grpc::ServerWriteReactor<EchoRequest> {
  private:
   void OnAlarm(bool fired) {
     if (!fired || context_->IsCancelled()) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                          "cancelled while waiting"));
+      Finish(
+          grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while waiting"));
       return;
     }
     Next();
