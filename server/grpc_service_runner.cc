@@ -32,12 +32,12 @@
 #include "mesh/mesh_config_flag.h"
 #include "mesh/mesh_config_loader.h"
 #include "mesh/mesh_tls.h"
-#include "prometheus/gauge.h"
 #include "prometheus/text_serializer.h"
 #include "server/admin_http_server.h"
 #include "server/call_observer.h"
 #include "server/fault_injection.h"
 #include "server/method_authorization.h"
+#include "server/process_start_time.h"
 #include "server/server_metrics.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
@@ -222,14 +222,9 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
       options.metrics != nullptr ? options.metrics
                                  : std::make_shared<prometheus::Registry>();
   ServerMetrics metrics(*registry);
-  // Prometheus' conventional process metric: a restart shows as a new value
-  // (deploy/prometheus/alerts.yml counts restarts with it).
-  prometheus::BuildGauge()
-      .Name("process_start_time_seconds")
-      .Help("Start time of the process since unix epoch in seconds.")
-      .Register(*registry)
-      .Add({})
-      .Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+  // A restart shows as a new value (deploy/prometheus/alerts.yml counts
+  // restarts with it).
+  ExportProcessStartTime(*registry);
   CallObserverOptions observer_options;
   observer_options.server_name = options.name;
   observer_options.access_log = options.access_log;
