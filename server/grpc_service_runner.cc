@@ -42,9 +42,13 @@
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on (127.0.0.1, ::1, 0.0.0.0, ...).");
-ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
-          "After SIGTERM: how long to report NOT_SERVING before shutting "
-          "down, so that clients' health checks move traffic away.");
+ABSL_FLAG(absl::Duration, drain_delay, stubmesh::server::kDefaultDrainDelay,
+          "After SIGTERM: how long to report NOT_SERVING (gRPC health, "
+          "/healthz 503) before refusing new calls. Clients' health watches "
+          "see NOT_SERVING at once and move traffic away, but calls they "
+          "picked this replica for a moment earlier still arrive; the default "
+          "1s covers that on one machine. Raise it for probes that poll "
+          "(e.g. a readiness probe's period); 0 stops at once (tests).");
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
           "After the drain delay: how long in-flight calls may take before "
           "they are cancelled.");
@@ -304,8 +308,9 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   std::fflush(stdout);
 
   int signo = WaitForTerminationSignal();
-  absl::FPrintF(stderr, "%s %s got signal %d: NOT_SERVING, draining\n",
-                LogTimestamp(), options.name, signo);
+  absl::FPrintF(stderr, "%s %s got signal %d: NOT_SERVING, draining for %s\n",
+                LogTimestamp(), options.name, signo,
+                absl::FormatDuration(options.drain_delay));
   readiness = Readiness::kDraining;
   health->SetServingStatus(false);
   absl::SleepFor(options.drain_delay);
