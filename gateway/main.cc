@@ -30,11 +30,12 @@
 #include "gateway/request_guard.h"
 #include "gateway/rest_gateway.h"
 #include "gateway/tls_server_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "mesh/json_config.h"
 #include "mesh/mesh.h"
 #include "mesh/mesh_config_flag.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "server/process_start_time.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
 ABSL_FLAG(int32_t, port, 8080, "HTTP port; 0 picks a free one.");
@@ -312,6 +313,9 @@ int main(int argc, char** argv) {
   }
 
   gw::RestGatewayOptions options;
+  // As the services do: a restart shows on /metrics (ReplicaRestarting in
+  // deploy/prometheus/alerts.yml).
+  stubmesh::server::ExportProcessStartTime(*options.metrics);
   options.default_timeout = absl::GetFlag(FLAGS_default_timeout);
   // As many threads finishing gRPC calls as serving HTTP.
   options.completion_threads =

@@ -78,6 +78,7 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
   for (const ServiceTopology& s : topology.services()) {
     if (s.base_port() == 0 || options.free_ports)
       free_needed += ReplicaCount(s);
+    free_needed += ReplicaCount(s);  // admin ports
   }
   if (has_gateway && (topology.gateway().port() == 0 || options.free_ports)) {
     ++free_needed;
@@ -132,16 +133,20 @@ absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
     const std::vector<int> ports =
         PortsOf(s.base_port(), s.port_step() == 0 ? 1 : s.port_step(),
                 ReplicaCount(s), options.free_ports, pool);
+    // Always free ones: the topology names no admin ports.
+    const std::vector<int> admin_ports =
+        PortsOf(0, 1, ReplicaCount(s), options.free_ports, pool);
     service.target = MeshTarget(plan.host, ports);
     for (int i = 0; i < static_cast<int>(ports.size()); ++i) {
       ProcessPlan replica;
       replica.name = absl::StrCat(s.name(), "-", i);
       replica.port = ports[i];
+      replica.admin_port = admin_ports[i];
       replica.log_path = absl::StrCat(plan.log_dir, "/", replica.name, ".log");
       replica.argv = {InBinDir(options.bin_dir, s.binary()),
                       absl::StrCat("--host=", plan.host),
                       absl::StrCat("--port=", ports[i]),
-                      "--admin_port=0",
+                      absl::StrCat("--admin_port=", admin_ports[i]),
                       absl::StrCat("--db=", service.db_path),
                       absl::StrCat("--mesh_config=", plan.mesh_config_path)};
       add_tls(s.name(), replica);

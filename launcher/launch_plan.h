@@ -44,6 +44,11 @@ struct LaunchOptions {
 struct ProcessPlan {
   std::string name;  // "user_svc-0", "gateway-0"
   int port = 0;
+  // A service replica's admin HTTP port (/metrics, /healthz): a free port
+  // picked with the plan and kept across restarts, so that a restarted
+  // replica is the same scrape target. 0 for the gateway, which serves
+  // /metrics on `port`.
+  int admin_port = 0;
   // argv[0] is the binary's absolute path.
   std::vector<std::string> argv;
   std::string log_path;
@@ -83,7 +88,8 @@ struct LaunchPlan {
 using PortPicker = std::function<absl::StatusOr<std::vector<int>>(int count)>;
 
 // The plan for a valid `topology` (see ValidateTopology); ports the topology
-// leaves at 0 (all of them with free_ports) come from `pick_free_ports`.
+// leaves at 0 (all of them with free_ports) and every replica's admin port
+// come from `pick_free_ports`, in one call.
 // INVALID_ARGUMENT if the mesh config it makes is refused.
 absl::StatusOr<LaunchPlan> BuildLaunchPlan(const Topology& topology,
                                            const LaunchOptions& options,

@@ -1,5 +1,6 @@
 #include "launcher/launch_plan.h"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,7 @@ TEST(LaunchPlanTest, DefaultTopologyKeepsItsPorts) {
   absl::StatusOr<LaunchPlan> plan =
       BuildLaunchPlan(Default(), options, ports.picker());
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_EQ(ports.asked, 0);
+  EXPECT_EQ(ports.asked, 3);  // only the three replicas' admin ports
   EXPECT_EQ(plan->state_dir, "/tmp/state");
   EXPECT_EQ(plan->mesh_config_path, "/tmp/state/mesh.json");
   EXPECT_EQ(plan->status_path, "/tmp/state/launcher.json");
@@ -56,15 +57,23 @@ TEST(LaunchPlanTest, DefaultTopologyKeepsItsPorts) {
   EXPECT_EQ(users.replicas[1].name, "user_svc-1");
   EXPECT_EQ(users.replicas[1].port, 50061);
   EXPECT_EQ(users.replicas[1].log_path, "/tmp/state/log/user_svc-1.log");
+  // A fixed admin port per replica, from the picker, so that a restart
+  // keeps it.
+  const int admin = users.replicas[1].admin_port;
+  EXPECT_GE(admin, 40000);
+  EXPECT_LT(admin, 40003);
+  EXPECT_NE(admin, users.replicas[0].admin_port);
   EXPECT_THAT(
       users.replicas[1].argv,
       ElementsAre("/repo/bazel-bin/user_svc/user_svc", "--host=127.0.0.1",
-                  "--port=50061", "--admin_port=0", "--db=/tmp/state/users.db",
+                  "--port=50061", absl::StrCat("--admin_port=", admin),
+                  "--db=/tmp/state/users.db",
                   "--mesh_config=/tmp/state/mesh.json"));
 
   EXPECT_EQ(plan->services[1].target, "ipv4:127.0.0.1:50052");
   ASSERT_TRUE(plan->gateway.has_value());
   EXPECT_EQ(plan->gateway->port, 8080);
+  EXPECT_EQ(plan->gateway->admin_port, 0);  // /metrics on its own port
   EXPECT_THAT(plan->gateway->argv,
               ElementsAre("/repo/bazel-bin/gateway/gateway", "--host=127.0.0.1",
                           "--port=8080", "--mesh_config=/tmp/state/mesh.json",
@@ -85,15 +94,20 @@ TEST(LaunchPlanTest, FreePortsReplacesEveryPort) {
   absl::StatusOr<LaunchPlan> plan =
       BuildLaunchPlan(Default(), options, ports.picker());
   ASSERT_TRUE(plan.ok()) << plan.status();
-  EXPECT_EQ(ports.asked, 4);  // two users, one order, the gateway
-  std::vector<int> used;
+  // Two users, one order, the gateway, and the replicas' admin ports.
+  EXPECT_EQ(ports.asked, 7);
+  std::set<int> used;
   for (const ServicePlan& s : plan->services) {
-    for (const ProcessPlan& p : s.replicas) used.push_back(p.port);
+    for (const ProcessPlan& p : s.replicas) {
+      used.insert(p.port);
+      used.insert(p.admin_port);
+    }
   }
-  used.push_back(plan->gateway->port);
+  used.insert(plan->gateway->port);
+  EXPECT_EQ(used.size(), 7u);  // each once
   for (int port : used) {
     EXPECT_GE(port, 40000);
-    EXPECT_LT(port, 40004);
+    EXPECT_LT(port, 40007);
   }
   EXPECT_THAT(plan->services[0].replicas[0].argv,
               testing::Contains(
@@ -169,7 +183,10 @@ TEST(LaunchPlanTest, TlsDirGivesEveryProcessItsCertificate) {
   EXPECT_THAT(
       plan->services[1].replicas[0].argv,
       ElementsAre("/repo/bazel-bin/order_svc/order_svc", "--host=127.0.0.1",
-                  "--port=50052", "--admin_port=0", "--db=/tmp/state/orders.db",
+                  "--port=50052",
+                  absl::StrCat("--admin_port=",
+                               plan->services[1].replicas[0].admin_port),
+                  "--db=/tmp/state/orders.db",
                   "--mesh_config=/tmp/state/mesh.json",
                   "--tls_cert_file=/tmp/certs/order_svc.crt",
                   "--tls_key_file=/tmp/certs/order_svc.key"));

@@ -226,6 +226,9 @@ int Supervisor::Run() {
   for (const auto& process : processes_) {
     if (!ready.ok()) break;
     ready = CheckPortFree(plan_.host, process->plan.port);
+    if (ready.ok() && process->plan.admin_port > 0) {
+      ready = CheckPortFree(plan_.host, process->plan.admin_port);
+    }
   }
   for (const std::vector<Process*>& group : groups_) {
     if (!ready.ok()) break;

@@ -32,19 +32,23 @@
 #include "mesh/mesh_config_flag.h"
 #include "mesh/mesh_config_loader.h"
 #include "mesh/mesh_tls.h"
-#include "prometheus/gauge.h"
 #include "prometheus/text_serializer.h"
 #include "server/admin_http_server.h"
 #include "server/call_observer.h"
 #include "server/fault_injection.h"
 #include "server/method_authorization.h"
+#include "server/process_start_time.h"
 #include "server/server_metrics.h"
 
 ABSL_FLAG(std::string, host, "127.0.0.1",
           "Address to listen on (127.0.0.1, ::1, 0.0.0.0, ...).");
-ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
-          "After SIGTERM: how long to report NOT_SERVING before shutting "
-          "down, so that clients' health checks move traffic away.");
+ABSL_FLAG(absl::Duration, drain_delay, stubmesh::server::kDefaultDrainDelay,
+          "After SIGTERM: how long to report NOT_SERVING (gRPC health, "
+          "/healthz 503) before refusing new calls. Clients' health watches "
+          "see NOT_SERVING at once and move traffic away, but calls they "
+          "picked this replica for a moment earlier still arrive; the default "
+          "1s covers that on one machine. Raise it for probes that poll "
+          "(e.g. a readiness probe's period); 0 stops at once (tests).");
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(10),
           "After the drain delay: how long in-flight calls may take before "
           "they are cancelled.");
@@ -222,14 +226,9 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
       options.metrics != nullptr ? options.metrics
                                  : std::make_shared<prometheus::Registry>();
   ServerMetrics metrics(*registry);
-  // Prometheus' conventional process metric: a restart shows as a new value
-  // (deploy/prometheus/alerts.yml counts restarts with it).
-  prometheus::BuildGauge()
-      .Name("process_start_time_seconds")
-      .Help("Start time of the process since unix epoch in seconds.")
-      .Register(*registry)
-      .Add({})
-      .Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+  // A restart shows as a new value (deploy/prometheus/alerts.yml counts
+  // restarts with it).
+  ExportProcessStartTime(*registry);
   CallObserverOptions observer_options;
   observer_options.server_name = options.name;
   observer_options.access_log = options.access_log;
@@ -309,8 +308,9 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
   std::fflush(stdout);
 
   int signo = WaitForTerminationSignal();
-  absl::FPrintF(stderr, "%s %s got signal %d: NOT_SERVING, draining\n",
-                LogTimestamp(), options.name, signo);
+  absl::FPrintF(stderr, "%s %s got signal %d: NOT_SERVING, draining for %s\n",
+                LogTimestamp(), options.name, signo,
+                absl::FormatDuration(options.drain_delay));
   readiness = Readiness::kDraining;
   health->SetServingStatus(false);
   absl::SleepFor(options.drain_delay);

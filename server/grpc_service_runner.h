@@ -28,8 +28,10 @@
 //      stdout "<name> admin on <host>:<port>" (when the admin port is on),
 //      then, last, "<name> listening on <host>:<port>", which scripts and
 //      tests wait for;
-//   4. on SIGTERM or SIGINT: health NOT_SERVING and /healthz 503, waits
-//      `drain_delay` so balancers stop sending, then shuts down, giving
+//   4. on SIGTERM or SIGINT: health NOT_SERVING and /healthz 503, logs
+//      "<name> got signal N: NOT_SERVING, draining for <drain_delay>", waits
+//      `drain_delay` (1s by default) so balancers stop sending, then shuts
+//      down, giving
 //      in-flight calls up to `shutdown_timeout` (calls held by an injected
 //      delay are let go then); returns OK.
 //
@@ -55,11 +57,15 @@
 
 namespace stubmesh::server {
 
+// How long a stopping server reports NOT_SERVING before it refuses calls,
+// by default (see --drain_delay).
+inline constexpr absl::Duration kDefaultDrainDelay = absl::Seconds(1);
+
 struct GrpcServiceRunnerOptions {
   std::string name;            // the binary's name, for logs
   std::string host = "127.0.0.1";
   int port = 0;                // 0 picks a free port
-  absl::Duration drain_delay = absl::ZeroDuration();
+  absl::Duration drain_delay = kDefaultDrainDelay;
   absl::Duration shutdown_timeout = absl::Seconds(10);
   bool access_log = true;
 

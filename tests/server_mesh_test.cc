@@ -52,6 +52,7 @@
 namespace stubmesh::test {
 namespace {
 
+using ::grpc::health::v1::HealthCheckResponse;
 using ::stubmesh::user::v1::CreateUserRequest;
 using ::stubmesh::user::v1::GetUserRequest;
 using ::stubmesh::user::v1::ListUsersRequest;
@@ -186,8 +187,15 @@ class ServerMeshTest : public ::testing::Test {
   }
 
   // Starts user_svc on this test's database with `flags`, waits until it
-  // is SERVING and points users_ at it.
+  // is SERVING and points users_ at it. Without a --drain_delay in `flags`
+  // it stops at once (--drain_delay=0): these tests have no clients to
+  // drain.
   void StartUsers(std::vector<std::string> flags) {
+    if (std::none_of(flags.begin(), flags.end(), [](const std::string& f) {
+          return absl::StartsWith(f, "--drain_delay=");
+        })) {
+      flags.push_back("--drain_delay=0");
+    }
     flags.push_back("--port=0");
     flags.push_back("--db=" + dir_ + "/users.db");
     absl::StatusOr<std::unique_ptr<ServiceProcess>> process =
@@ -361,25 +369,40 @@ TEST_F(ServerMeshTest, AdminPortServesMetricsOfTheCallsMade) {
   EXPECT_EQ(HttpGet(admin, "/nothing").status, 404);
 }
 
-TEST_F(ServerMeshTest, HealthzTurns503WhileDraining) {
+TEST_F(ServerMeshTest, HealthzTurns503AndHealthNotServingWhileDraining) {
   ASSERT_NO_FATAL_FAILURE(StartUsers({"--admin_port=0", "--drain_delay=3s"}));
   const std::string admin = AdminAddress();
   ASSERT_FALSE(admin.empty());
   EXPECT_EQ(HttpGet(admin, "/healthz").status, 200);
+  constexpr char kUsers[] = "stubmesh.user.v1.UserService";
+  ASSERT_OK(
+      WaitForServing(process_->address(), kUsers, absl::Now() + kWaitTimeout));
 
   // Terminate() sends SIGTERM and blocks until the exit, which the drain
-  // delay puts off: /healthz is watched meanwhile.
+  // delay puts off: /healthz and grpc.health.v1 (what clients' health
+  // checks watch) are asked meanwhile, on the connected channel.
   absl::StatusOr<int> exit_code = absl::UnknownError("not terminated");
   std::thread terminate([&] { exit_code = process_->Terminate(); });
   HttpAnswer answer;
+  absl::StatusOr<HealthCheckResponse::ServingStatus> health =
+      HealthCheckResponse::SERVING;
   const bool draining = Eventually([&] {
-    answer = HttpGet(admin, "/healthz");
-    return answer.status == 503;
+    if (answer.status != 503) answer = HttpGet(admin, "/healthz");
+    if (!health.ok() || *health != HealthCheckResponse::NOT_SERVING) {
+      health = CheckHealth(channel_, kUsers, absl::Now() + kRpcTimeout);
+    }
+    return answer.status == 503 && health.ok() &&
+           *health == HealthCheckResponse::NOT_SERVING;
   });
   terminate.join();
-  EXPECT_TRUE(draining) << "last answer " << answer.status << " "
-                        << answer.body;
+  EXPECT_TRUE(draining) << "last answers: /healthz " << answer.status << " "
+                        << answer.body << ", health "
+                        << (health.ok()
+                                ? HealthCheckResponse::ServingStatus_Name(
+                                      *health)
+                                : health.status().ToString());
   EXPECT_EQ(answer.body, "draining");
+  EXPECT_THAT(Log(), HasSubstr("NOT_SERVING, draining for 3s"));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
   EXPECT_EQ(*exit_code, 0);
 }

@@ -234,13 +234,15 @@ class ServicesIntegrationTest : public ::testing::Test {
     }
   }
 
-  // Starts user_svc on this test's users.db and points users_ at it.
+  // Starts user_svc on this test's users.db and points users_ at it. The
+  // services here stop at once (--drain_delay=0): no balancer drains them.
   void StartUserService() {
     ASSERT_OK_AND_ASSIGN(
         std::unique_ptr<ServiceProcess> process,
-        ServiceProcess::Start(Runfile("user_svc/user_svc"),
-                              {"--port=0", "--db=" + dir_ + "/users.db"},
-                              kStartTimeout));
+        ServiceProcess::Start(
+            Runfile("user_svc/user_svc"),
+            {"--port=0", "--db=" + dir_ + "/users.db", "--drain_delay=0"},
+            kStartTimeout));
     ASSERT_OK(
         WaitForServing(process->address(), "", absl::Now() + kServingTimeout));
     user_process_ = process.get();
@@ -255,10 +257,11 @@ class ServicesIntegrationTest : public ::testing::Test {
     ASSERT_NE(user_process_, nullptr);
     ASSERT_OK_AND_ASSIGN(
         std::unique_ptr<ServiceProcess> process,
-        ServiceProcess::Start(Runfile("order_svc/order_svc"),
-                              {"--port=0", "--db=" + dir_ + "/orders.db",
-                               "--user_service=" + user_process_->address()},
-                              kStartTimeout));
+        ServiceProcess::Start(
+            Runfile("order_svc/order_svc"),
+            {"--port=0", "--db=" + dir_ + "/orders.db",
+             "--user_service=" + user_process_->address(), "--drain_delay=0"},
+            kStartTimeout));
     ASSERT_OK(
         WaitForServing(process->address(), "", absl::Now() + kServingTimeout));
     order_process_ = process.get();

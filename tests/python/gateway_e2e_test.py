@@ -188,14 +188,16 @@ class GatewayE2ETest(unittest.TestCase):
                                         % path)
 
         cls.user_server = lib.ServerProcess("user_svc", [
-            lib.user_svc_binary(), "--port=0", "--db=" + os.path.join(cls.tmp, "users.db")], cls.tmp)
+            lib.user_svc_binary(), "--port=0", "--db=" + os.path.join(cls.tmp, "users.db"),
+            lib.NO_DRAIN], cls.tmp)
         user_addr = cls.user_server.start()
         cls.order_server = lib.ServerProcess("order_svc", [
             lib.order_svc_binary(), "--port=0", "--db=" + os.path.join(cls.tmp, "orders.db"),
+            lib.NO_DRAIN,
             "--user_service=" + user_addr], cls.tmp)
         order_addr = cls.order_server.start()
         cls.echo_server = lib.ServerProcess("echo_backend", [
-            echo_backend_binary(), "--port=0"], cls.tmp)
+            echo_backend_binary(), "--port=0", lib.NO_DRAIN], cls.tmp)
         echo_addr = cls.echo_server.start()
 
         cls.gateway = cls._start_gateway("gateway", {
@@ -394,6 +396,10 @@ class GatewayE2ETest(unittest.TestCase):
             text,
             r'http_requests_total\{code="404",method="GET",route="/v1/users/\{id\}"\} [1-9]')
         self.assertIn("http_request_duration_seconds_bucket", text)
+        # Restarts show (server/process_start_time.h): when the gateway started.
+        start = float(re.search(r"(?m)^process_start_time_seconds (\S+)$", text).group(1))
+        self.assertLessEqual(start, time.time())
+        self.assertGreater(start, time.time() - 3600)
 
     def test_metrics_do_not_take_arbitrary_methods_as_labels(self):
         # Client-chosen method names would each create a time series.
@@ -657,7 +663,7 @@ class GatewayE2ETest(unittest.TestCase):
             port = int(gateway.address.rsplit(":", 1)[1])
             self.assertError(self.call("GET", "/v1/echo/7", port=port), 404, code=5)
             echo = lib.ServerProcess("echo_backend", [
-                echo_backend_binary(), "--port=%d" % echo_port], log_dir)
+                echo_backend_binary(), "--port=%d" % echo_port, lib.NO_DRAIN], log_dir)
             echo.start()
             gateway.proc.send_signal(signal.SIGHUP)
             lib.wait_until(lambda: self.call("GET", "/v1/echo/7", port=port).status == 200,

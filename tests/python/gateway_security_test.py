@@ -120,7 +120,7 @@ class GatewaySecurityTest(unittest.TestCase):
             f.write(cls.secret + b"\n")
         cls.tls_cert = path("tls_cert.pem")
 
-        cls.echo = lib.ServerProcess("echo_backend", [echo_backend_binary(), "--port=0"], cls.tmp)
+        cls.echo = lib.ServerProcess("echo_backend", [echo_backend_binary(), "--port=0", lib.NO_DRAIN], cls.tmp)
         cls.servers.append(cls.echo)
         echo_addr = cls.echo.start()
         common = ["--descriptor_set=" + transcoding_descriptor_set(),

@@ -5,11 +5,14 @@ free loopback ports.
 - everything comes up, healthy, where launcher.json and the printed summary
   say; REST calls through the gateway work (an order checks its user through
   the mesh);
-- kill -9 of a user_svc replica: the launcher restarts it on the same port
-  (restart count 1, a new pid, healthy again) and gateway traffic reaches it
-  again;
+- under a steady load of GET /v1/users/{id} through the gateway, kill -9 of
+  a user_svc replica: no request fails, the other replica serves alone
+  while it is down (its access log), the launcher restarts it on the same
+  gRPC and admin ports (restart count 1, a new pid, healthy again), and both
+  replicas' /metrics count GetUser calls again;
 - SIGTERM to the launcher: the gateway, then order_svc, then user_svc are
-  stopped, every child is gone, the launcher exits 0;
+  stopped (the services with the default 1s drain), every child is gone,
+  the launcher exits 0;
 - a replica that cannot start again (its port taken) is retried with
   doubling waits, and comes back once it can;
 - a fixed port that is taken: the launcher says so and starts nothing;
@@ -25,12 +28,14 @@ is the directory that holds user_svc/user_svc), STUBMESH_LAUNCHER (default
 topology-mtls.json beside it). Run with /usr/bin/python3.
 """
 
+import calendar
 import http.client
 import json
 import os
 import signal
 import socket
 import subprocess
+import time
 import unittest
 
 import stubmesh_testlib as lib
@@ -42,6 +47,8 @@ ORDERS = "stubmesh.order.v1.OrderService"
 UP_TIMEOUT_S = 20.0
 RESTART_TIMEOUT_S = 10.0
 TRAFFIC_TIMEOUT_S = 15.0
+# A bound on the steady load's requests (it runs for a few seconds).
+LOAD_MAX_REQUESTS = 50000
 STOP_TIMEOUT_S = 20.0
 
 
@@ -91,12 +98,33 @@ def http_request(address, method, path, body=None):
         return resp.status, data
 
 
-def get_user_calls_since_last_start(log_path):
-    """GetUser calls answered OK by the newest run in a replica's log."""
-    with open(log_path, "rb") as f:
-        text = f.read()
-    last_start = text.rfind(b" launcher: start #")
-    return text[last_start:].count(b"UserService/GetUser OK")
+def get_user_ok(admin_address):
+    """GetUser calls a service process answered OK, from its /metrics."""
+    code, text = http_request(admin_address, "GET", "/metrics")
+    if code != 200:
+        raise AssertionError("%s/metrics: %s" % (admin_address, code))
+    total = 0
+    for line in text.decode("utf-8").splitlines():
+        if (line.startswith("grpc_server_handled_total{") and 'grpc_method="GetUser"' in line
+                and 'grpc_code="OK"' in line):
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def parse_timestamp(text):
+    """Seconds since the epoch of an RFC 3339 UTC time, as the status file
+    ("2024-05-01T10:00:00.123456789Z") and access logs (milliseconds) write
+    them."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+    return seconds + (float("0." + fraction) if fraction else 0.0)
+
+
+def access_times(log, what):
+    """The times of the access log lines (server/call_observer) that hold
+    `what`."""
+    return [parse_timestamp(line.split(" ", 1)[0]) for line in log.splitlines()
+            if " access " in line and what in line]
 
 
 class Launcher(object):
@@ -217,17 +245,51 @@ class LauncherTest(unittest.TestCase):
         self.assertEqual(code, 200, order)
         user_path = "/v1/users/%s" % user["id"]
 
-        # kill -9 one user replica: restarted on its port, healthy, counted.
-        victim = users["replicas"][1]
-        os.kill(victim["pid"], signal.SIGKILL)
+        # Under a steady load of GET /v1/users/{id} through the gateway,
+        # kill -9 one user replica: no request fails (the gateway's mesh
+        # retries, health checks and ejection), the survivor serves while it
+        # is down, the launcher restarts it on its ports, and traffic
+        # reaches both again.
+        survivor, victim = users["replicas"]
+        load = lib.RequestLoad(int(gateway.rsplit(":", 1)[1]), user_path, threads=2,
+                               max_requests=LOAD_MAX_REQUESTS).start()
+        try:
+            for replica in (survivor, victim):
+                lib.wait_until(lambda: get_user_ok(replica["adminAddress"]) >= 20,
+                               TRAFFIC_TIMEOUT_S, "%s to take traffic" % replica["name"])
+            killed_at = time.time()
+            os.kill(victim["pid"], signal.SIGKILL)
 
-        def restarted():
-            replica = launcher.status()["services"][0]["replicas"][1]
-            return (replica["restarts"] == 1 and replica["state"] == "RUNNING"
-                    and replica["pid"] != victim["pid"] and pid_alive(replica["pid"]))
-        lib.wait_until(restarted, RESTART_TIMEOUT_S, "the launcher to restart user_svc-1")
-        back = launcher.status()["services"][0]["replicas"][1]
-        self.assertEqual(back["address"], victim["address"])  # same port
+            def restarted():
+                replica = launcher.status()["services"][0]["replicas"][1]
+                return (replica["restarts"] == 1 and replica["state"] == "RUNNING"
+                        and replica["pid"] != victim["pid"] and pid_alive(replica["pid"]))
+            lib.wait_until(restarted, RESTART_TIMEOUT_S, "the launcher to restart user_svc-1")
+            back = launcher.status()["services"][0]["replicas"][1]
+            # Calls the survivor answered between the kill and the new
+            # process's start (the launcher's restart backoff, 0.2s):
+            # nobody else could.
+            with open(survivor["log"]) as f:
+                served_alone = [t for t in access_times(f.read(), "UserService/GetUser OK")
+                                if killed_at <= t <= parse_timestamp(back["startedAt"])]
+            self.assertGreaterEqual(len(served_alone), 5, (killed_at, back["startedAt"]))
+
+            # Back on the same gRPC and admin ports: the mesh target and the
+            # Prometheus target are unchanged.
+            self.assertEqual(back["address"], victim["address"])
+            self.assertEqual(back["adminAddress"], victim["adminAddress"])
+            # Traffic returns to both: the new process's own counter, and the
+            # survivor's, grow.
+            survivor_before = get_user_ok(survivor["adminAddress"])
+            lib.wait_until(lambda: get_user_ok(back["adminAddress"]) >= 20 and
+                           get_user_ok(survivor["adminAddress"]) >= survivor_before + 20,
+                           TRAFFIC_TIMEOUT_S, "GetUser calls to reach both replicas again")
+        finally:
+            load.stop()
+        self.assertEqual(load.failures, [],
+                         "%d failed of %d" % (len(load.failures), load.count()))
+        self.assertGreater(load.ok, 100)
+
         self.assertEqual(back["lastExit"], "killed by signal 9 (Killed)")
         self.assertFalse(pid_alive(victim["pid"]))
         code, _ = http_request(back["adminAddress"], "GET", "/healthz")
@@ -240,19 +302,6 @@ class LauncherTest(unittest.TestCase):
             self.assertEqual(services[name]["replicas"][index]["pid"],
                              {s["name"]: s for s in launcher.status()["services"]}
                              [name]["replicas"][index]["pid"])
-
-        # Traffic through the gateway comes back to the restarted replica.
-        failures = []
-
-        def traffic_returned():
-            for _ in range(20):
-                code, body = http_request(gateway, "GET", user_path)
-                if code != 200:
-                    failures.append((code, body))
-            return get_user_calls_since_last_start(back["log"]) >= 5
-        lib.wait_until(traffic_returned, TRAFFIC_TIMEOUT_S,
-                       "GetUser calls to reach the restarted user_svc-1")
-        self.assertEqual(failures, [])
 
         # SIGTERM: everything stops, in order, and the launcher exits 0.
         pids = [p["pid"] for p in everyone if p["name"] != "user_svc-1"] + [back["pid"]]
@@ -271,6 +320,11 @@ class LauncherTest(unittest.TestCase):
         order = [log.index("stopping " + name) for name in
                  ["gateway-0", "order_svc-0", "user_svc-0", "user_svc-1"]]
         self.assertEqual(order, sorted(order), log)
+        # The services drained with the default delay (--drain_delay unset).
+        for process in final["services"][0]["replicas"] + final["services"][1]["replicas"]:
+            with open(process["log"]) as f:
+                self.assertIn("got signal 15: NOT_SERVING, draining for 1s", f.read(),
+                              process["name"])
 
     def test_mtls_topology(self):
         # The mTLS topology, with certificates that tools/dev-ca.sh makes

@@ -103,11 +103,11 @@ class MtlsTest(unittest.TestCase):
         }
         cls._write_mesh(mesh)
         cls.user = cls._start("user_svc", lib.user_svc_binary(), [
-            "--port=0", "--db=" + os.path.join(cls.tmp, "users.db")])
+            "--port=0", "--db=" + os.path.join(cls.tmp, "users.db"), lib.NO_DRAIN])
         mesh["services"][USERS]["target"] = cls.user.address
         cls._write_mesh(mesh)
         cls.order = cls._start("order_svc", lib.order_svc_binary(), [
-            "--port=0", "--db=" + os.path.join(cls.tmp, "orders.db")])
+            "--port=0", "--db=" + os.path.join(cls.tmp, "orders.db"), lib.NO_DRAIN])
         cls.gateway = cls._start("gateway", gw.gateway_binary(), [
             "--port=0", "--descriptor_set=" + gw.descriptor_set(),
             "--backend=%s=%s" % (ORDERS, cls.order.address)])
@@ -278,7 +278,7 @@ class MtlsTest(unittest.TestCase):
             json.dump({"tls": {"caFile": os.path.join(live, "ca.crt"),
                                "refreshInterval": "1s"}}, f)
         server = lib.ServerProcess("user_svc", [
-            lib.user_svc_binary(), "--port=0", "--admin_port=-1",
+            lib.user_svc_binary(), "--port=0", "--admin_port=-1", lib.NO_DRAIN,
             "--db=" + os.path.join(self.tmp, "rotating.db"), "--mesh_config=" + mesh_path,
             "--tls_cert_file=" + os.path.join(live, "user_svc.crt"),
             "--tls_key_file=" + os.path.join(live, "user_svc.key")], live)

@@ -1,5 +1,6 @@
-"""A real Prometheus against a launched stubmesh: a service goes down and the
-shipped ServiceDown alert fires for it, then resolves.
+"""A real Prometheus against a launched stubmesh: a service hangs and the
+shipped ServiceDown alert fires for it, then resolves; a service is killed
+(kill -9) again and again, and the shipped ReplicaRestarting alert fires.
 
 - the launcher runs the default topology (deploy/local/topology.json) on
   free loopback ports;
@@ -14,20 +15,27 @@ shipped ServiceDown alert fires for it, then resolves.
 - /usr/bin/prometheus (Debian's package) listens on 127.0.0.1 only, on a
   free port, with its TSDB in the test's temp dir;
 - every process the launcher started is a target, up, with the job,
-  instance and replica labels alerts.yml relies on, and no ServiceDown is
-  active;
-- the order_svc replica is taken down with SIGSTOP. Not kill -9: the
-  launcher restarts a dead replica within 0.2s on a new admin port (it runs
-  services with --admin_port=0) and rewrites the targets file, so the
-  killed instance would leave the target list instead of staying down. A
-  stopped process stays in the launcher's status (its waitpid does not ask
-  for stopped children), keeps its admin port open (the kernel still
-  accepts connections) and answers nothing, so every scrape times out and
-  `up` is 0 for exactly that instance for as long as the test wants;
+  instance and replica labels alerts.yml relies on, and exports
+  process_start_time_seconds (the gateway too); no ServiceDown is active;
+- the order_svc replica hangs: SIGSTOP. A stopped process stays in the
+  launcher's status (its waitpid does not ask for stopped children), keeps
+  its admin port open (the kernel still accepts connections) and answers
+  nothing, so every scrape times out and `up` is 0 for exactly that
+  instance for as long as the test wants;
 - ServiceDown fires for order_svc with job, instance, replica and severity
   set, and for no other target, while the launcher still shows the same
   order_svc pid with no restart;
 - SIGCONT: the target is up again and the alert resolves;
+- user_svc-1 is killed with kill -9 three times. ServiceDown is not the
+  alert to expect here, honestly: the launcher restarts a dead replica
+  after 0.2s (then 0.4s, 0.8s), so `up` is 0 for a scrape or two, never for
+  the `for:`. What an operator should hear about is the crash loop:
+  ReplicaRestarting (more than 2 restarts in 10m), which sees each restart
+  as a new process_start_time_seconds on the same target, since the
+  launcher keeps a replica's admin port across restarts. The test waits
+  for the launcher to restart it (a new pid, healthy) and for Prometheus
+  to scrape the new start time before each next kill; ReplicaRestarting
+  then fires for user_svc-1 alone, with the value 3, and one instance;
 - Prometheus stops on SIGTERM with exit 0, and so does the launcher.
 
 Paths as in launcher_test.py; STUBMESH_PROMETHEUS overrides the Prometheus
@@ -59,11 +67,13 @@ import stubmesh_testlib as lib
 INTERVAL = "1s"          # scrape_interval, scrape_timeout, evaluation_interval
 SERVICE_DOWN_FOR = "2s"  # ServiceDown's `for:` (30s as shipped)
 
-# Bounds: the whole test takes about 15s on two cores.
+# Bounds: the whole test takes about 20s on two cores.
 PROMETHEUS_READY_TIMEOUT_S = 30.0
 TARGETS_UP_TIMEOUT_S = 20.0
 ALERT_FIRING_TIMEOUT_S = 60.0
 ALERT_RESOLVED_TIMEOUT_S = 30.0
+RESTART_TIMEOUT_S = 20.0
+RESTART_SCRAPED_TIMEOUT_S = 20.0
 PROMETHEUS_STOP_TIMEOUT_S = 20.0
 
 
@@ -202,8 +212,22 @@ def resume(pid):
 
 
 def service_down_alerts(prometheus):
+    return alerts_named(prometheus, "ServiceDown")
+
+
+def alerts_named(prometheus, name):
     return [a for a in prometheus.api("alerts")["alerts"]
-            if a["labels"].get("alertname") == "ServiceDown"]
+            if a["labels"].get("alertname") == name]
+
+
+def replica_of(launcher, name):
+    """The launcher's current status of the process called `name`."""
+    status = launcher.status()
+    for service in status["services"]:
+        for replica in service["replicas"]:
+            if replica["name"] == name:
+                return replica
+    raise AssertionError("no %s in %s" % (name, status))
 
 
 class PrometheusAlertTest(unittest.TestCase):
@@ -291,6 +315,17 @@ class PrometheusAlertTest(unittest.TestCase):
         self.assertEqual(service_down_alerts(prometheus), [])
         self.step("all %d targets up, no ServiceDown" % len(want_targets))
 
+        # Every process says when it started (ReplicaRestarting counts
+        # restarts with it): the services' bootstrap and the gateway.
+        def start_times():
+            return {(r["metric"]["job"], r["metric"]["instance"], r["metric"]["replica"]):
+                    r["value"][1] for r in
+                    prometheus.api("query", query="process_start_time_seconds")["result"]}
+        lib.wait_until(lambda: set(start_times()) == want_targets, TARGETS_UP_TIMEOUT_S,
+                       "process_start_time_seconds from every target")
+        for target, value in start_times().items():
+            self.assertLessEqual(float(value), time.time(), target)
+
         # order_svc stops answering, and stays in the launcher's targets.
         os.kill(victim["pid"], signal.SIGSTOP)
         stopped_at = time.monotonic()
@@ -343,6 +378,51 @@ class PrometheusAlertTest(unittest.TestCase):
             ALERT_RESOLVED_TIMEOUT_S, "ServiceDown to resolve")
         self.step("every target up, ServiceDown resolved %.1fs after SIGCONT"
                   % (time.monotonic() - resumed_at))
+
+        # kill -9 of user_svc-1, three times: the launcher restarts it each
+        # time, on the same admin port, and Prometheus sees each new process.
+        crashing = replica_of(launcher, "user_svc-1")
+        crashing_target = ("user_svc", crashing["adminAddress"], "user_svc-1")
+        self.assertEqual(alerts_named(prometheus, "ReplicaRestarting"), [])
+        for restart in range(1, 4):
+            before = replica_of(launcher, "user_svc-1")
+            seen_start = start_times()[crashing_target]
+            os.kill(before["pid"], signal.SIGKILL)
+
+            def restarted():
+                now = replica_of(launcher, "user_svc-1")
+                return (now["restarts"] == restart and now["state"] == "RUNNING"
+                        and now["pid"] != before["pid"])
+            lib.wait_until(restarted, RESTART_TIMEOUT_S,
+                           "the launcher to restart user_svc-1 (#%d)" % restart)
+            self.assertEqual(replica_of(launcher, "user_svc-1")["adminAddress"],
+                             crashing["adminAddress"])
+            lib.wait_until(lambda: start_times().get(crashing_target, seen_start) != seen_start,
+                           RESTART_SCRAPED_TIMEOUT_S,
+                           "Prometheus to scrape restarted user_svc-1's start time")
+            self.step("kill -9 user_svc-1 (pid %d): restart #%d, scraped on %s"
+                      % (before["pid"], restart, crashing["adminAddress"]))
+        killed_at = time.monotonic()
+
+        want_restarting = {"alertname": "ReplicaRestarting", "severity": "warning",
+                           "job": "user_svc", "replica": "user_svc-1"}
+        restarting = []
+
+        def restarting_fired():
+            restarting[:] = alerts_named(prometheus, "ReplicaRestarting")
+            return any(a["state"] == "firing" for a in restarting)
+        lib.wait_until(restarting_fired, ALERT_FIRING_TIMEOUT_S,
+                       "ReplicaRestarting to fire for user_svc-1")
+        self.step("ReplicaRestarting firing %.1fs after the third restart was scraped"
+                  % (time.monotonic() - killed_at))
+        self.assertEqual([a["labels"] for a in restarting], [want_restarting])
+        self.assertEqual(float(restarting[0]["value"]), 3.0)
+        self.assertEqual(restarting[0]["annotations"]["summary"],
+                         "user_svc replica user_svc-1 is restarting repeatedly")
+        # One target throughout: the same instance, its `up` one series.
+        ups = prometheus.api("query", query='count by (instance) '
+                             '(count_over_time(up{replica="user_svc-1"}[10m]))')["result"]
+        self.assertEqual([r["metric"]["instance"] for r in ups], [crashing["adminAddress"]])
 
         self.assertEqual(prometheus.stop(), 0, prometheus.log()[-4000:])
         launcher.proc.send_signal(signal.SIGTERM)

@@ -118,12 +118,12 @@ class SagaTest(unittest.TestCase):
 
     def start_user_svc(self, port):
         return self.start("user_svc", [
-            lib.user_svc_binary(), "--port=%d" % port, "--db=" + self.user_db])
+            lib.user_svc_binary(), "--port=%d" % port, "--db=" + self.user_db, lib.NO_DRAIN])
 
     def start_order_svc(self, port, user_address, name="order_svc"):
         server = lib.ServerProcess(name, [
             lib.order_svc_binary(), "--port=%d" % port, "--db=" + self.order_db,
-            "--user_service=" + user_address], self.dir)
+            "--user_service=" + user_address, lib.NO_DRAIN], self.dir)
         server.name = "order_svc"  # what the binary prints
         self.servers.append(server)
         server.start()

@@ -16,6 +16,7 @@ Temp dirs go under $TEST_TMPDIR when Bazel sets it; server stderr logs are
 also copied to $TEST_UNDECLARED_OUTPUTS_DIR when set.
 """
 
+import http.client
 import os
 import random
 import re
@@ -52,6 +53,12 @@ def user_svc_binary():
 def order_svc_binary():
     return _path_from_env(
         "STUBMESH_ORDER_SVC", os.path.join(REPO_ROOT, "bazel-bin", "order_svc", "order_svc"))
+
+
+# For services a test just stops: they exit on SIGTERM without the default
+# drain delay (1s of NOT_SERVING, for balancers that a test without a mesh
+# in front does not have).
+NO_DRAIN = "--drain_delay=0"
 
 
 def protos_dir():
@@ -302,6 +309,57 @@ class ServerProcess(object):
                 pass
 
 
+class RequestLoad(object):
+    """Threads that GET `path` from 127.0.0.1:`port` over kept-alive
+    connections until stopped or `max_requests` were made, counting 200s and
+    keeping every other answer (and connection error) in `failures`."""
+
+    def __init__(self, port, path, threads=4, max_requests=200000):
+        self.port, self.path = port, path
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.failures = []
+        self.stop_event = threading.Event()
+        self.max_requests = max_requests
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def _run(self):
+        conn = None
+        while not self.stop_event.is_set():
+            with self.lock:
+                if self.ok + len(self.failures) >= self.max_requests:
+                    return
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", self.path)
+                resp = conn.getresponse()
+                body = resp.read()
+                with self.lock:
+                    if resp.status == 200:
+                        self.ok += 1
+                    else:
+                        self.failures.append((resp.status, body[:200]))
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.failures.append(("connection", repr(e)))
+                conn = None
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def count(self):
+        with self.lock:
+            return self.ok + len(self.failures)
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+
 def check_health_serving(health_pb2, health_pb2_grpc, channel, service=""):
     """One Health/Check; true when SERVING."""
     stub = health_pb2_grpc.HealthStub(channel)
@@ -340,12 +398,13 @@ class UserAndOrderServers(object):
         cls.channels = []
         cls.addClassCleanup(cls._emergency_stop)
         cls.user_server = ServerProcess("user_svc", [
-            user_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "users.db")], tmp)
+            user_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "users.db"), NO_DRAIN],
+            tmp)
         user_addr = cls.user_server.start()
         cls.user_channel = cls._channel(user_addr)
         cls._wait_serving(cls.user_server, cls.user_channel)
         cls.order_server = ServerProcess("order_svc", [
-            order_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "orders.db"),
+            order_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "orders.db"), NO_DRAIN,
             "--user_service=" + user_addr], tmp)
         order_addr = cls.order_server.start()
         cls.order_channel = cls._channel(order_addr)
