@@ -67,10 +67,12 @@ class GatewayOptionsTest(unittest.TestCase):
         cls.addClassCleanup(cls._emergency_stop)
 
         user = cls._start(lib.ServerProcess("user_svc", [
-            lib.user_svc_binary(), "--port=0", "--db=" + os.path.join(cls.tmp, "users.db")],
+            lib.user_svc_binary(), "--port=0", lib.NO_DRAIN,
+            "--db=" + os.path.join(cls.tmp, "users.db")],
             cls.tmp))
         order = cls._start(lib.ServerProcess("order_svc", [
-            lib.order_svc_binary(), "--port=0", "--db=" + os.path.join(cls.tmp, "orders.db"),
+            lib.order_svc_binary(), "--port=0", lib.NO_DRAIN,
+            "--db=" + os.path.join(cls.tmp, "orders.db"),
             "--user_service=" + user.address], cls.tmp))
         echo = cls._start(lib.ServerProcess("echo_backend", [
             e2e.echo_backend_binary(), "--port=0"], cls.tmp))

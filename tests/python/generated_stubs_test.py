@@ -309,13 +309,13 @@ class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
         tmp = lib.make_temp_dir("cancel_chain.")
         self.addCleanup(lib.remove_temp_dir, tmp)
         users = lib.ServerProcess("user_svc", [
-            lib.user_svc_binary(), "--port=0", "--admin_port=0",
+            lib.user_svc_binary(), "--port=0", "--admin_port=0", lib.NO_DRAIN,
             "--db=" + os.path.join(tmp, "users.db"),
             '--inject_faults=[{"method":"GetUser","delayPercent":100,"delay":"1.5s"}]'], tmp)
         self.addCleanup(users.stop)
         user_addr = users.start()
         orders = lib.ServerProcess("order_svc", [
-            lib.order_svc_binary(), "--port=0", "--admin_port=0",
+            lib.order_svc_binary(), "--port=0", "--admin_port=0", lib.NO_DRAIN,
             "--db=" + os.path.join(tmp, "orders.db"), "--user_service=" + user_addr], tmp)
         self.addCleanup(orders.stop)
         channel = grpc.insecure_channel(orders.start())
