@@ -572,6 +572,33 @@ TEST_F(ServerMeshTest, MaxConnectionAgeMakesClientsReconnect) {
 
 // An injected delay longer than --shutdown_timeout does not hold up a stop:
 // the held call is let go and cancelled when the timeout ends.
+TEST_F(ServerMeshTest, CallInFlightAtCtrlCFinishesAndTheServerExitsZero) {
+  // Each GetUser is held 1 s, so one is surely in flight when SIGINT comes.
+  ASSERT_NO_FATAL_FAILURE(StartUsers(
+      {"--admin_port=0", "--drain_delay=0", "--shutdown_timeout=20s",
+       R"(--inject_faults=[{"method":"GetUser","delayPercent":100,"delay":"1s"}])"}));
+  const std::string admin = AdminAddress();
+  ASSERT_FALSE(admin.empty());
+  User ada;
+  ASSERT_TRUE(CreateUser("ada", &ada).ok());
+
+  grpc::Status in_flight = grpc::Status(grpc::StatusCode::UNKNOWN, "not run");
+  std::thread caller([&] {
+    in_flight = GetUser(ada.id(), "in-flight", "", absl::Seconds(30));
+  });
+  EXPECT_TRUE(Eventually([&] {
+    return Sample(HttpGet(admin, "/metrics").body,
+                  "grpc_server_started_total" + UserLabels("GetUser")) == 1;
+  }));
+  absl::StatusOr<int> exit_code = process_->Interrupt();
+  caller.join();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+  EXPECT_THAT(AccessLine("in-flight"), HasSubstr("/GetUser OK "));
+  EXPECT_THAT(Log(), ::testing::Not(HasSubstr("were cancelled")));
+}
+
 TEST_F(ServerMeshTest, InjectedDelayDoesNotHoldUpTheStop) {
   ASSERT_NO_FATAL_FAILURE(StartUsers(
       {"--admin_port=0", "--shutdown_timeout=1s",

@@ -1,7 +1,5 @@
 #include "tests/service_process.h"
 
-#include "gtest/gtest.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +24,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/stub_options.h"
+#include "gtest/gtest.h"
 
 namespace stubmesh::test {
 namespace {
@@ -372,13 +371,24 @@ bool ServiceProcess::WaitForExit(absl::Time deadline) {
 }
 
 absl::StatusOr<int> ServiceProcess::Terminate(absl::Duration timeout) {
+  return StopWith(SIGTERM, timeout);
+}
+
+absl::StatusOr<int> ServiceProcess::Interrupt(absl::Duration timeout) {
+  return StopWith(SIGINT, timeout);
+}
+
+absl::StatusOr<int> ServiceProcess::StopWith(int signal_number,
+                                             absl::Duration timeout) {
   if (!exited_) {
-    if (kill(-pid_, SIGTERM) != 0 && errno == ESRCH) kill(pid_, SIGTERM);
+    if (kill(-pid_, signal_number) != 0 && errno == ESRCH) {
+      kill(pid_, signal_number);
+    }
     if (!WaitForExit(absl::Now() + timeout)) {
       (void)Kill();
-      return absl::DeadlineExceededError(
-          absl::StrCat(binary_path_, " (pid ", pid_, ") ignored SIGTERM for ",
-                       absl::FormatDuration(timeout), "; killed it"));
+      return absl::DeadlineExceededError(absl::StrCat(
+          binary_path_, " (pid ", pid_, ") ignored ", strsignal(signal_number),
+          " for ", absl::FormatDuration(timeout), "; killed it"));
     }
   }
   if (exit_code_ < 0) {
@@ -453,11 +463,13 @@ absl::Status WaitForServing(absl::string_view address,
 absl::StatusOr<std::string> MakeTestDir() {
   const char* tmp = getenv("TEST_TMPDIR");
   if (tmp == nullptr) {
-    return absl::FailedPreconditionError("TEST_TMPDIR is unset: run under bazel test");
+    return absl::FailedPreconditionError(
+        "TEST_TMPDIR is unset: run under bazel test");
   }
   const ::testing::TestInfo* test =
       ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string dir = absl::StrCat(tmp, "/", test ? test->name() : "test", ".XXXXXX");
+  std::string dir =
+      absl::StrCat(tmp, "/", test ? test->name() : "test", ".XXXXXX");
   if (mkdtemp(dir.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp: ", std::strerror(errno)));
   }

@@ -91,6 +91,9 @@ class ServiceProcess {
   // returns the same result again without signalling.
   absl::StatusOr<int> Terminate(absl::Duration timeout = absl::Seconds(30));
 
+  // As Terminate, with SIGINT (what Ctrl-C sends).
+  absl::StatusOr<int> Interrupt(absl::Duration timeout = absl::Seconds(30));
+
   // Sends SIGKILL to the child's process group and reaps the child. OK if
   // the child was already reaped.
   absl::Status Kill();
@@ -98,6 +101,8 @@ class ServiceProcess {
  private:
   ServiceProcess(pid_t pid, int stdout_fd, int log_fd, std::string log_path,
                  std::string binary_path);
+
+  absl::StatusOr<int> StopWith(int signal_number, absl::Duration timeout);
 
   // Reads stdout until the listening line; fills address_ and name_.
   absl::Status AwaitListening(absl::Time deadline);
