@@ -154,12 +154,21 @@ class InjectedUnavailableTest(MeshFailoverTest):
             lib.wait_until(lambda: load.count() >= 1500, 60, "1500 requests")
         finally:
             load.stop()
-        with open(self.replicas["a"].log_path, "rb") as f:
-            injected = f.read().count(b"fault=abort")
+        calls = {}
+        for name in ("a", "b"):
+            with open(self.replicas[name].log_path, "rb") as f:
+                log = f.read()
+            calls[name] = log.count(b"/GetUser ")
+            if name == "a":
+                injected = log.count(b"fault=abort")
         # The faults were there; how many depends on how soon a is ejected
         # (after as few as two under load).
         self.assertGreater(injected, 0)
         self.assertEqual(load.failures, [], "%d failed of %d" % (len(load.failures), load.count()))
+        # Round robin alone would send a half of the calls and every retry
+        # of its failures; ejected, it gets a small share.
+        self.assertLess(calls["a"], (calls["a"] + calls["b"]) / 4,
+                        "GetUser calls per replica: %r (a not ejected?)" % calls)
 
 
 class InjectedDelayTest(MeshFailoverTest):
