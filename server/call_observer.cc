@@ -81,12 +81,15 @@ class CallObserver final : public grpc::experimental::Interceptor {
         info_(info),
         path_(info->method() != nullptr ? info->method() : ""),
         labels_(observers->LabelsFor(path_, GrpcTypeLabel(info->type()))),
+        series_(observers->options_.metrics != nullptr
+                    ? &observers->options_.metrics->SeriesOf(labels_)
+                    : nullptr),
         start_(absl::Now()),
         drains_(path_ != kHealthWatch),
         faultable_(observers->options_.faults != nullptr &&
                    !observers->options_.faults->empty()) {
     if (drains_) observers_->AddInFlight();
-    if (metrics() != nullptr) metrics()->Started(labels_);
+    if (series_ != nullptr) series_->Started();
   }
 
   ~CallObserver() override {
@@ -101,13 +104,13 @@ class CallObserver final : public grpc::experimental::Interceptor {
       grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
-        methods->GetRecvMessage() != nullptr && metrics() != nullptr) {
-      metrics()->MessageReceived(labels_);
+        methods->GetRecvMessage() != nullptr && series_ != nullptr) {
+      series_->MessageReceived();
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_MESSAGE) &&
-        metrics() != nullptr) {
-      metrics()->MessageSent(labels_);
+        series_ != nullptr) {
+      series_->MessageSent();
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
@@ -154,7 +157,6 @@ class CallObserver final : public grpc::experimental::Interceptor {
   }
 
  private:
-  ServerMetrics* metrics() const { return observers_->options_.metrics; }
 
   void OnInitialMetadata(grpc::experimental::InterceptorBatchMethods* methods) {
     std::multimap<grpc::string_ref, grpc::string_ref>* metadata =
@@ -186,7 +188,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
   void Finish(absl::StatusCode code) {
     finished_ = true;
     const absl::Duration latency = absl::Now() - start_;
-    if (metrics() != nullptr) metrics()->Handled(labels_, code, latency);
+    if (series_ != nullptr) series_->Handled(code, latency);
     if (!observers_->options_.access_log) return;
     const std::string fault = fault_.Label();
     absl::FPrintF(
@@ -203,6 +205,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
   // Copied: the interceptor outlives the ServerRpcInfo's use.
   const std::string path_;
   const MethodLabels labels_;
+  ServerMetrics::MethodSeries* const series_;  // null: no metrics
   const absl::Time start_;
   const bool drains_;
   const bool faultable_;

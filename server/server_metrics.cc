@@ -1,7 +1,9 @@
 #include "server/server_metrics.h"
 
 #include <map>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "status/status_mapping.h"
 
 namespace stubmesh::server {
@@ -44,31 +46,53 @@ ServerMetrics::ServerMetrics(prometheus::Registry& registry)
                           "server.")
                     .Register(registry)) {}
 
-void ServerMetrics::Started(const MethodLabels& labels) {
-  started_.Add(ToMap(labels)).Increment();
+ServerMetrics::MethodSeries::MethodSeries(ServerMetrics* metrics,
+                                          MethodLabels labels)
+    : metrics_(metrics),
+      labels_(std::move(labels)),
+      started_(&metrics->started_.Add(ToMap(labels_))),
+      // The same buckets as the mesh's client histogram, so that both sides
+      // of a call can be compared bucket by bucket.
+      handling_seconds_(&metrics->handling_seconds_.Add(
+          ToMap(labels_),
+          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005,
+                                                  0.01, 0.025, 0.05, 0.1, 0.25,
+                                                  0.5, 1, 2.5, 5, 10})),
+      msg_received_(&metrics->msg_received_.Add(ToMap(labels_))),
+      msg_sent_(&metrics->msg_sent_.Add(ToMap(labels_))) {}
+
+void ServerMetrics::MethodSeries::Handled(absl::StatusCode code,
+                                          absl::Duration latency) {
+  handling_seconds_->Observe(absl::ToDoubleSeconds(latency));
+  size_t index = static_cast<size_t>(code);
+  if (index >= handled_.size())
+    index = static_cast<size_t>(absl::StatusCode::kUnknown);
+  prometheus::Counter* counter =
+      handled_[index].load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    // Family::Add gives every caller the same series for the same labels,
+    // so a race here stores the same pointer twice.
+    Labels map = ToMap(labels_);
+    map["grpc_code"] = StatusCodeName(static_cast<absl::StatusCode>(index));
+    counter = &metrics_->handled_.Add(map);
+    handled_[index].store(counter, std::memory_order_release);
+  }
+  counter->Increment();
 }
 
-void ServerMetrics::Handled(const MethodLabels& labels, absl::StatusCode code,
-                            absl::Duration latency) {
-  Labels map = ToMap(labels);
-  // The same buckets as the mesh's client histogram, so that both sides of a
-  // call can be compared bucket by bucket.
-  handling_seconds_
-      .Add(map,
-           prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005,
-                                                   0.01, 0.025, 0.05, 0.1, 0.25,
-                                                   0.5, 1, 2.5, 5, 10})
-      .Observe(absl::ToDoubleSeconds(latency));
-  map["grpc_code"] = StatusCodeName(code);
-  handled_.Add(map).Increment();
-}
-
-void ServerMetrics::MessageReceived(const MethodLabels& labels) {
-  msg_received_.Add(ToMap(labels)).Increment();
-}
-
-void ServerMetrics::MessageSent(const MethodLabels& labels) {
-  msg_sent_.Add(ToMap(labels)).Increment();
+ServerMetrics::MethodSeries& ServerMetrics::SeriesOf(
+    const MethodLabels& labels) {
+  const std::string key =
+      absl::StrCat(labels.type, " ", labels.service, " ", labels.method);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = series_.find(key);
+    if (it != series_.end()) return *it->second;
+  }
+  auto series = std::make_unique<MethodSeries>(this, labels);
+  absl::MutexLock lock(&mu_);
+  auto [it, added] = series_.try_emplace(key, std::move(series));
+  return *it->second;
 }
 
 }  // namespace stubmesh::server
