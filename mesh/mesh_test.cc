@@ -9,13 +9,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "mesh/grpc_service_config.h"
 #include "mesh/trace_context.h"
 #include "prometheus/text_serializer.h"
 #include "stubmesh/testing/v1/transcoding.grpc.pb.h"
@@ -28,55 +25,6 @@ using ::stubmesh::testing::v1::EchoService;
 using ::testing::HasSubstr;
 
 constexpr char kEcho[] = "stubmesh.testing.v1.EchoService";
-
-google::protobuf::Struct Json(const std::string& text) {
-  google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok());
-  return s;
-}
-
-TEST(GrpcServiceConfigTest, DefaultsAreRetriesHealthAndOutlierDetection) {
-  v1::ServiceMesh service;
-  service.set_target("127.0.0.1:1");
-  absl::StatusOr<std::string> json = BuildServiceConfigJson(kEcho, service);
-  ASSERT_TRUE(json.ok());
-  google::protobuf::Struct config = Json(*json);
-  const auto& fields = config.fields();
-  EXPECT_EQ(fields.at("healthCheckConfig").struct_value().fields().at(
-                "serviceName").string_value(),
-            kEcho);
-  const auto& method = fields.at("methodConfig").list_value().values(0)
-                           .struct_value().fields();
-  EXPECT_FALSE(method.count("timeout"));  // see grpc_service_config.h
-  EXPECT_EQ(CallTimeout(service, "Echo"), absl::Seconds(10));
-  const auto& retry = method.at("retryPolicy").struct_value().fields();
-  EXPECT_EQ(retry.at("maxAttempts").number_value(), 3);
-  EXPECT_EQ(retry.at("retryableStatusCodes").list_value().values(0)
-                .string_value(),
-            "UNAVAILABLE");
-  const auto& lb = fields.at("loadBalancingConfig").list_value().values(0)
-                       .struct_value().fields();
-  ASSERT_TRUE(lb.count("outlier_detection_experimental"));
-  EXPECT_THAT(*json, HasSubstr(R"("round_robin":{})"));
-}
-
-TEST(GrpcServiceConfigTest, OverridesShowUp) {
-  v1::ServiceMesh service;
-  service.set_target("127.0.0.1:1");
-  service.set_load_balancing(v1::PICK_FIRST);
-  service.mutable_health_check()->set_disabled(true);
-  service.mutable_outlier_detection()->set_disabled(true);
-  (*service.mutable_method_timeouts())["Echo"].set_nanos(250000000);
-  service.mutable_retry()->set_max_attempts(1);
-  absl::StatusOr<std::string> json = BuildServiceConfigJson(kEcho, service);
-  ASSERT_TRUE(json.ok());
-  EXPECT_THAT(*json, Not(HasSubstr("healthCheckConfig")));
-  EXPECT_THAT(*json, Not(HasSubstr("outlier_detection")));
-  EXPECT_THAT(*json, HasSubstr(R"({"pick_first":{}})"));
-  EXPECT_THAT(*json, Not(HasSubstr("retryPolicy")));  // one attempt
-  EXPECT_EQ(CallTimeout(service, "Echo"), absl::Milliseconds(250));
-  EXPECT_EQ(CallTimeout(service, "Other"), absl::Seconds(10));
-}
 
 // A real server: fails the first `fail_first` calls with UNAVAILABLE, waits
 // `wait` in each call, and remembers the metadata of the last one.
