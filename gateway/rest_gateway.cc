@@ -190,8 +190,9 @@ absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
                                      const BackendTargets& discovered) {
   std::map<std::string, std::string> target_by_service;
   std::vector<std::string> missing;
+  std::shared_ptr<const mesh::MeshConfig> mesh_config = mesh_->config();
   for (const std::string& service : catalog->service_names()) {
-    if (mesh_->config().services().contains(service)) {
+    if (mesh_config->services().contains(service)) {
       target_by_service[service] = "";
       continue;
     }

@@ -78,7 +78,6 @@ Value RetryPolicy(const v1::RetryPolicy& r) {
 Value LoadBalancing(const v1::ServiceMesh& s) {
   std::string policy = "round_robin";
   if (s.load_balancing() == v1::PICK_FIRST) policy = "pick_first";
-  if (s.load_balancing() == v1::RING_HASH) policy = "ring_hash_experimental";
   Value child = List({Object(Fields({{policy, Object(Struct())}}))});
   const v1::OutlierDetection& o = s.outlier_detection();
   if (o.disabled()) return child;
@@ -120,6 +119,12 @@ absl::Duration CallTimeout(const v1::ServiceMesh& service,
 
 absl::StatusOr<std::string> BuildServiceConfigJson(
     const std::string& service_name, const v1::ServiceMesh& service) {
+  if (service.load_balancing() == v1::RING_HASH) {
+    // gRPC 1.51's ring_hash_experimental crashes the process on a call that
+    // xDS did not hash (grpc_service_config_test.cc shows it).
+    return absl::InvalidArgumentError(
+        "load_balancing: RING_HASH cannot be configured by the mesh config");
+  }
   std::vector<std::pair<std::string, Value>> method_config = {
       {"name", List({Object(Fields({{"service", Text(service_name)}}))})}};
   // gRPC refuses a retry policy of one attempt: "no retries" is no policy.
@@ -170,8 +175,17 @@ grpc::ChannelArguments BuildChannelArguments(
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                 static_cast<int>(TimeUtil::DurationToMilliseconds(
                     Or(service.keepalive().timeout(), Seconds(20)))));
+    // gRPC's default (2) stops keepalive after two pings on a quiet stream.
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   }
   return args;
+}
+
+std::vector<std::pair<std::string, int>> ServerKeepaliveArguments(
+    absl::Duration shortest_client_keepalive) {
+  return {{GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+           static_cast<int>(
+               absl::ToInt64Milliseconds(shortest_client_keepalive / 2))}};
 }
 
 }  // namespace stubmesh::mesh

@@ -22,6 +22,16 @@
 // python3-grpcio 1.51 and C++ alike). Mesh::NewClientContext and
 // ClientContextFor set the deadline from the mesh config instead.
 //
+// Keepalive: a client pings a quiet connection with calls open (e.g. an
+// event stream) every keepalive.time, for as long as it stays quiet (gRPC's
+// default stops after two pings without data, so a dead peer on a quiet
+// stream went unnoticed). A gRPC server answers pings that come faster than
+// its minimum interval (5 min by default) with GOAWAY "too_many_pings",
+// failing the calls: the loader refuses keepalive.time under
+// kMinKeepaliveTime, and every stubmesh server (server/grpc_service_runner)
+// takes ServerKeepaliveArguments(), which accept half that interval. Clients
+// never ping without calls, so servers keep gRPC's refusal of those pings.
+//
 // Thread-safety: pure functions.
 //
 // Example:
@@ -31,6 +41,8 @@
 //   auto channel = grpc::CreateCustomChannel(service_mesh.target(), creds, args);
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -45,6 +57,11 @@ namespace stubmesh::mesh {
 absl::Duration CallTimeout(const v1::ServiceMesh& service,
                            absl::string_view method);
 
+// The shortest keepalive.time the mesh config allows (gRPC's own advice is
+// not to go under 10 s).
+inline constexpr absl::Duration kMinKeepaliveTime = absl::Seconds(10);
+
+// INVALID_ARGUMENT for RING_HASH: see mesh_config.proto's LoadBalancing.
 absl::StatusOr<std::string> BuildServiceConfigJson(
     const std::string& service_name, const v1::ServiceMesh& service);
 
@@ -53,6 +70,13 @@ absl::StatusOr<std::string> BuildServiceConfigJson(
 // subchannels (connections), not shared with other services' channels.
 grpc::ChannelArguments BuildChannelArguments(
     const v1::ServiceMesh& service, const std::string& service_config_json);
+
+// The channel arguments of a server whose clients send keepalive pings as
+// often as every `shortest_client_keepalive`: pings are accepted at twice
+// that pace, for timers' slack. Servers of the mesh pass nothing (the
+// loader's floor); tests pass less, to see pings within seconds.
+std::vector<std::pair<std::string, int>> ServerKeepaliveArguments(
+    absl::Duration shortest_client_keepalive = kMinKeepaliveTime);
 
 }  // namespace stubmesh::mesh
 

@@ -26,7 +26,9 @@ std::string Metadata(const grpc::CallbackServerContext& context,
 
 }  // namespace
 
-Mesh::Mesh(MeshOptions options) : options_(std::move(options)) {
+Mesh::Mesh(MeshOptions options)
+    : options_(std::move(options)),
+      config_(std::make_shared<const MeshConfig>()) {
   if (options_.metrics != nullptr) {
     client_metrics_ = std::make_shared<ClientMetrics>(*options_.metrics);
   }
@@ -104,8 +106,8 @@ absl::Status Mesh::Update(MeshConfig config) {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [service, service_config] : config.services()) {
-      auto old = config_.services().find(service);
-      if (old != config_.services().end() &&
+      auto old = config_->services().find(service);
+      if (old != config_->services().end() &&
           google::protobuf::util::MessageDifferencer::Equals(old->second,
                                                              service_config) &&
           channels_.count(service)) {
@@ -120,8 +122,9 @@ absl::Status Mesh::Update(MeshConfig config) {
     if (!channel.ok()) return channel.status();
     rebuilt[service] = *std::move(channel);
   }
+  auto snapshot = std::make_shared<const MeshConfig>(std::move(config));
   absl::MutexLock lock(&mu_);
-  config_ = std::move(config);
+  config_ = std::move(snapshot);
   channels_.clear();
   for (auto& [service, channel] : rebuilt) channels_[service] = std::move(channel);
   return absl::OkStatus();
@@ -157,9 +160,10 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Mesh::Channel(
 absl::Duration Mesh::CallTimeout(absl::string_view service,
                                  absl::string_view method) const {
   absl::MutexLock lock(&mu_);
-  auto it = config_.services().find(std::string(service));
+  auto it = config_->services().find(std::string(service));
   return mesh::CallTimeout(
-      it == config_.services().end() ? v1::ServiceMesh() : it->second, method);
+      it == config_->services().end() ? v1::ServiceMesh() : it->second,
+      method);
 }
 
 std::unique_ptr<grpc::ClientContext> Mesh::NewClientContext(
@@ -170,7 +174,7 @@ std::unique_ptr<grpc::ClientContext> Mesh::NewClientContext(
   return context;
 }
 
-const MeshConfig& Mesh::config() const {
+std::shared_ptr<const MeshConfig> Mesh::config() const {
   absl::MutexLock lock(&mu_);
   return config_;
 }

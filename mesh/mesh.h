@@ -83,6 +83,12 @@ class Mesh {
 
   // A context for a call to `service`/`method` that the caller does not
   // bound itself: its deadline is the mesh config's timeout for the method.
+  //
+  // Deadlines come only from contexts: the per-method timeouts are not in
+  // the channels' service config (grpc_service_config.h says why), so a
+  // call made with a plain grpc::ClientContext has no deadline unless its
+  // caller sets one. Use this, ClientContextFor(..., CallTimeout(...)), or
+  // set_deadline yourself.
   std::unique_ptr<grpc::ClientContext> NewClientContext(
       absl::string_view service, absl::string_view method) const;
 
@@ -104,7 +110,9 @@ class Mesh {
   // Update(); a bad file is logged and ignored. Stops with the Mesh.
   void WatchFile(std::string path, absl::Duration interval);
 
-  const MeshConfig& config() const;
+  // The config in use now, as a snapshot: a later Update() or file change
+  // does not change it (it swaps in a new one).
+  std::shared_ptr<const MeshConfig> config() const;
 
  private:
   explicit Mesh(MeshOptions options);
@@ -120,7 +128,8 @@ class Mesh {
   std::optional<v1::MeshTls> tls_at_start_;
 
   mutable absl::Mutex mu_;
-  MeshConfig config_ ABSL_GUARDED_BY(mu_);
+  // Never null; replaced whole, never changed, so snapshots may be shared.
+  std::shared_ptr<const MeshConfig> config_ ABSL_GUARDED_BY(mu_);
   // Channels of the services in the config, by service; looked up without
   // allocating (the gateway asks once per request).
   std::map<std::string, std::shared_ptr<grpc::Channel>, std::less<>> channels_
@@ -139,7 +148,9 @@ class Mesh {
 // A client context for a call made while serving `server_context`: it ends
 // when the incoming call's deadline passes, after `timeout`, or when the
 // incoming call is cancelled, whichever comes first; and it carries the
-// incoming x-request-id and a child span of its trace.
+// incoming x-request-id and a child span of its trace. The mesh config's
+// timeout applies only when passed as `timeout` (Mesh::CallTimeout): by
+// default the incoming call's deadline is the only one.
 std::unique_ptr<grpc::ClientContext> ClientContextFor(
     const grpc::CallbackServerContext& server_context,
     absl::Duration timeout = absl::InfiniteDuration());

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
+#include "mesh/grpc_service_config.h"
 #include "mesh/json_config.h"
 #include "status/status_mapping.h"
 
@@ -20,6 +21,8 @@ using ::google::protobuf::util::TimeUtil;
 absl::Status Bad(absl::string_view path, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", why));
 }
+
+bool IsSet(const Duration& d) { return d.seconds() != 0 || d.nanos() != 0; }
 
 bool IsIdentifier(absl::string_view s) {
   if (s.empty() || absl::ascii_isdigit(s[0])) return false;
@@ -63,6 +66,25 @@ absl::Status CheckMilliseconds(const std::string& path, const Duration& d,
                             : absl::StrCat("0.001s to ", max_ms / 1000, "s");
     return Bad(path, absl::StrCat("must be 0s (the default) or ", range,
                                   ", got ", TimeUtil::ToString(d)));
+  }
+  return absl::OkStatus();
+}
+
+// Pings faster than kMinKeepaliveTime get calls failed by the mesh's servers
+// (grpc_service_config.h); gRPC reads the time as int milliseconds.
+absl::Status CheckKeepaliveTime(const std::string& path, const Duration& d) {
+  absl::Status st = CheckDuration(path, d, true);
+  if (!st.ok() || !IsSet(d)) return st;
+  if (absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()) <
+          kMinKeepaliveTime ||
+      TimeUtil::DurationToMilliseconds(d) > kMaxChannelArgMs) {
+    return Bad(path,
+               absl::StrCat("must be 0s (no keepalive pings) or ",
+                            absl::FormatDuration(kMinKeepaliveTime), " to ",
+                            kMaxChannelArgMs / 1000, "s, got ",
+                            TimeUtil::ToString(d),
+                            " (the mesh's servers answer faster pings with "
+                            "GOAWAY too_many_pings, failing the calls)"));
   }
   return absl::OkStatus();
 }
@@ -117,17 +139,48 @@ absl::Status ValidateAuthorization(const std::string& p, const ServiceMesh& s,
   return absl::OkStatus();
 }
 
+// gRPC uses a channel's own service config only when its resolver has none;
+// the xds resolver always has one (the control plane's), so these fields
+// would be silently ignored: refused instead, so that nobody believes them.
+absl::Status ValidateXdsService(const std::string& p, const ServiceMesh& s) {
+  if (!absl::StartsWith(s.target(), "xds:")) return absl::OkStatus();
+  std::string field;
+  if (s.load_balancing() != v1::LOAD_BALANCING_UNSPECIFIED) {
+    field = "load_balancing";
+  } else if (s.has_health_check()) {
+    field = "health_check";
+  } else if (s.has_retry()) {
+    field = "retry";
+  } else if (s.has_retry_throttling()) {
+    field = "retry_throttling";
+  } else if (s.has_outlier_detection()) {
+    field = "outlier_detection";
+  } else {
+    return absl::OkStatus();
+  }
+  return Bad(absl::StrCat(p, ".", field),
+             absl::StrCat("has no effect with an xds:/// target: the xDS "
+                          "control plane's config replaces the mesh's service "
+                          "config (balancing, health checks, retries, "
+                          "outlier detection); set it there and remove ",
+                          field, " here"));
+}
+
 absl::Status ValidateService(const std::string& p, const ServiceMesh& s,
                              bool has_tls) {
   if (s.target().empty()) return Bad(p + ".target", "is required");
   absl::Status authorization = ValidateAuthorization(p, s, has_tls);
   if (!authorization.ok()) return authorization;
-  if (s.load_balancing() == v1::RING_HASH &&
-      !absl::StartsWith(s.target(), "xds:")) {
+  if (s.load_balancing() == v1::RING_HASH) {
     return Bad(p + ".load_balancing",
-               "RING_HASH needs an xds:/// target (gRPC hashes only calls "
-               "that xDS routes); use ROUND_ROBIN");
+               "RING_HASH cannot work from the mesh config: gRPC 1.51 hashes "
+               "a call only by an xDS route's hash policy (a call without "
+               "one crashes the process), and with an xds:/// target the "
+               "control plane chooses the balancing; use ROUND_ROBIN or "
+               "PICK_FIRST, or ring hash in the xDS control plane");
   }
+  absl::Status xds = ValidateXdsService(p, s);
+  if (!xds.ok()) return xds;
   if (s.load_balancing() == v1::PICK_FIRST && !s.health_check().disabled()) {
     return Bad(p + ".health_check",
                "client-side health checking needs ROUND_ROBIN; set "
@@ -183,8 +236,7 @@ absl::Status ValidateService(const std::string& p, const ServiceMesh& s,
     }
   }
   if (st.ok()) {
-    st = CheckMilliseconds(p + ".keepalive.time", s.keepalive().time(),
-                           kMaxChannelArgMs);
+    st = CheckKeepaliveTime(p + ".keepalive.time", s.keepalive().time());
   }
   if (st.ok()) {
     st = CheckMilliseconds(p + ".keepalive.timeout", s.keepalive().timeout(),

@@ -63,9 +63,29 @@ TEST(MeshConfigLoaderTest, RefusalsNameTheField) {
        R"(services["a.B"].faults[0].abort_code)"},
       {R"({"services": {"a.B": {"target": "a:1", "loadBalancing": "PICK_FIRST"}}})",
        R"(services["a.B"].health_check)"},
+      // gRPC 1.51 cannot hash calls without xDS (grpc_service_config_test).
       {R"({"services": {"a.B": {"target": "a:1", "loadBalancing": "RING_HASH",
           "healthCheck": {"disabled": true}}}})",
-       R"(services["a.B"].load_balancing)"},
+       R"(services["a.B"].load_balancing: RING_HASH cannot work)"},
+      {R"({"services": {"a.B": {"target": "xds:///b",
+          "loadBalancing": "RING_HASH"}}})",
+       R"(services["a.B"].load_balancing: RING_HASH cannot work)"},
+      // The control plane's config replaces the mesh's on xds:/// targets.
+      {R"({"services": {"a.B": {"target": "xds:///b",
+          "loadBalancing": "PICK_FIRST"}}})",
+       R"(services["a.B"].load_balancing: has no effect with an xds:/// target)"},
+      {R"({"services": {"a.B": {"target": "xds:///b",
+          "healthCheck": {"disabled": true}}}})",
+       R"(services["a.B"].health_check: has no effect)"},
+      {R"({"services": {"a.B": {"target": "xds:///b",
+          "retry": {"maxAttempts": 2}}}})",
+       R"(services["a.B"].retry: has no effect)"},
+      {R"({"services": {"a.B": {"target": "xds:///b",
+          "retryThrottling": {"maxTokens": 10}}}})",
+       R"(services["a.B"].retry_throttling: has no effect)"},
+      {R"({"services": {"a.B": {"target": "xds:///b",
+          "outlierDetection": {}}}})",
+       R"(services["a.B"].outlier_detection: has no effect)"},
       {R"({"services": {"a.B": {"target": "a:1",
           "outlierDetection": {"maxEjectionPercent": 101}}}})",
        R"(services["a.B"].outlier_detection.max_ejection_percent)"},
@@ -98,7 +118,14 @@ TEST(MeshConfigLoaderTest, RefusalsNameTheField) {
       // An int channel argument in milliseconds: 2^31 ms would wrap.
       {R"({"services": {"a.B": {"target": "a:1",
           "keepalive": {"time": "2147484s"}}}})",
-       R"(services["a.B"].keepalive.time: must be 0s (the default) or 0.001s to 2147483s)"},
+       R"(services["a.B"].keepalive.time: must be 0s (no keepalive pings) or 10s to 2147483s)"},
+      // The mesh's servers would answer faster pings with GOAWAY.
+      {R"({"services": {"a.B": {"target": "a:1",
+          "keepalive": {"time": "9.999s"}}}})",
+       R"(services["a.B"].keepalive.time: must be 0s (no keepalive pings) or 10s to 2147483s, got 9.999s)"},
+      {R"({"services": {"a.B": {"target": "a:1",
+          "keepalive": {"time": "-10s"}}}})",
+       R"(services["a.B"].keepalive.time: must not be negative)"},
       {R"({"services": {"a.B": {"target": "a:1",
           "keepalive": {"time": "10s", "timeout": "0.0005s"}}}})",
        R"(services["a.B"].keepalive.timeout)"},
@@ -109,6 +136,21 @@ TEST(MeshConfigLoaderTest, RefusalsNameTheField) {
         << json;
     EXPECT_THAT(config.status().message(), HasSubstr(path)) << json;
   }
+}
+
+TEST(MeshConfigLoaderTest, KeepaliveFloorIsAllowed) {
+  absl::StatusOr<MeshConfig> config = ParseMeshConfig(
+      R"({"services": {"a.B": {"target": "a:1", "keepalive": {"time": "10s"}}}})");
+  EXPECT_TRUE(config.ok()) << config.status();
+}
+
+// What still applies with an xds:/// target is accepted there.
+TEST(MeshConfigLoaderTest, XdsTargetKeepsDeadlinesKeepaliveAndFaults) {
+  absl::StatusOr<MeshConfig> config = ParseMeshConfig(R"({"services": {"a.B": {
+      "target": "xds:///b", "timeout": "2s", "methodTimeouts": {"Get": "1s"},
+      "keepalive": {"time": "30s"},
+      "faults": [{"method": "Get", "delayPercent": 10, "delay": "1s"}]}}})");
+  EXPECT_TRUE(config.ok()) << config.status();
 }
 
 TEST(MeshConfigLoaderTest, ParsesTlsAndAuthorization) {

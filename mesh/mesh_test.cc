@@ -1,21 +1,24 @@
 #include "mesh/mesh.h"
 
-#include <atomic>
+#include <stdlib.h>
+
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
-#include "mesh/grpc_service_config.h"
 #include "mesh/trace_context.h"
 #include "prometheus/text_serializer.h"
 #include "stubmesh/testing/v1/transcoding.grpc.pb.h"
@@ -29,63 +32,16 @@ using ::testing::HasSubstr;
 
 constexpr char kEcho[] = "stubmesh.testing.v1.EchoService";
 
-google::protobuf::Struct Json(const std::string& text) {
-  google::protobuf::Struct s;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &s).ok());
-  return s;
-}
-
-TEST(GrpcServiceConfigTest, DefaultsAreRetriesHealthAndOutlierDetection) {
-  v1::ServiceMesh service;
-  service.set_target("127.0.0.1:1");
-  absl::StatusOr<std::string> json = BuildServiceConfigJson(kEcho, service);
-  ASSERT_TRUE(json.ok());
-  google::protobuf::Struct config = Json(*json);
-  const auto& fields = config.fields();
-  EXPECT_EQ(fields.at("healthCheckConfig").struct_value().fields().at(
-                "serviceName").string_value(),
-            kEcho);
-  const auto& method = fields.at("methodConfig").list_value().values(0)
-                           .struct_value().fields();
-  EXPECT_FALSE(method.count("timeout"));  // see grpc_service_config.h
-  EXPECT_EQ(CallTimeout(service, "Echo"), absl::Seconds(10));
-  const auto& retry = method.at("retryPolicy").struct_value().fields();
-  EXPECT_EQ(retry.at("maxAttempts").number_value(), 3);
-  EXPECT_EQ(retry.at("retryableStatusCodes").list_value().values(0)
-                .string_value(),
-            "UNAVAILABLE");
-  const auto& lb = fields.at("loadBalancingConfig").list_value().values(0)
-                       .struct_value().fields();
-  ASSERT_TRUE(lb.count("outlier_detection_experimental"));
-  EXPECT_THAT(*json, HasSubstr(R"("round_robin":{})"));
-}
-
-TEST(GrpcServiceConfigTest, OverridesShowUp) {
-  v1::ServiceMesh service;
-  service.set_target("127.0.0.1:1");
-  service.set_load_balancing(v1::PICK_FIRST);
-  service.mutable_health_check()->set_disabled(true);
-  service.mutable_outlier_detection()->set_disabled(true);
-  (*service.mutable_method_timeouts())["Echo"].set_nanos(250000000);
-  service.mutable_retry()->set_max_attempts(1);
-  absl::StatusOr<std::string> json = BuildServiceConfigJson(kEcho, service);
-  ASSERT_TRUE(json.ok());
-  EXPECT_THAT(*json, Not(HasSubstr("healthCheckConfig")));
-  EXPECT_THAT(*json, Not(HasSubstr("outlier_detection")));
-  EXPECT_THAT(*json, HasSubstr(R"({"pick_first":{}})"));
-  EXPECT_THAT(*json, Not(HasSubstr("retryPolicy")));  // one attempt
-  EXPECT_EQ(CallTimeout(service, "Echo"), absl::Milliseconds(250));
-  EXPECT_EQ(CallTimeout(service, "Other"), absl::Seconds(10));
-}
-
-// A real server: fails the first `fail_first` calls with UNAVAILABLE, waits
-// `wait` in each call, and remembers the metadata of the last one.
+// A real server: fails the first `fail_first` calls with UNAVAILABLE, holds
+// each call while `hold` (until release() or the call's end), and remembers
+// the metadata and the time left to the deadline of the last one.
 class EchoServer final : public EchoService::Service {
  public:
   grpc::Status Echo(grpc::ServerContext* context, const EchoRequest* request,
                     EchoRequest* response) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
+    deadline_left_ = absl::FromChrono(context->deadline()) - absl::Now();
     for (const char* key : {"x-request-id", "traceparent"}) {
       auto it = context->client_metadata().find(key);
       last_metadata_[key] = it == context->client_metadata().end()
@@ -96,35 +52,56 @@ class EchoServer final : public EchoService::Service {
     if (calls_ <= fail_first_) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "try again");
     }
-    absl::Duration wait = wait_;
-    mu_.Unlock();
-    absl::SleepFor(wait);
-    mu_.Lock();
+    if (hold_) {
+      mu_.Unlock();
+      while (!released_.WaitForNotificationWithTimeout(absl::Milliseconds(10)) &&
+             !context->IsCancelled()) {
+      }
+      mu_.Lock();
+    }
     *response = *request;
     return grpc::Status::OK;
   }
 
-  void Start() {
+  // Listens on `address` ("host:0" picks a free port).
+  void Start(const std::string& address = "127.0.0.1:0") {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
+    int port = 0;
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr) << address;
     server_->GetHealthCheckService()->SetServingStatus(kEcho, true);
+    port_ = port;
   }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
+  void release() {
+    if (!released_.HasBeenNotified()) released_.Notify();
+  }
+  // Waits (boundedly) until `n` calls have arrived.
+  bool AwaitCalls(int n) {
+    absl::MutexLock lock(&mu_);
+    auto arrived = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return calls_ >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&arrived), absl::Seconds(10));
+  }
   ~EchoServer() override {
+    release();
     if (server_) server_->Shutdown(absl::ToChronoTime(absl::Now()));
   }
 
   absl::Mutex mu_;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_first_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Duration wait_ ABSL_GUARDED_BY(mu_);
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration deadline_left_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> last_metadata_ ABSL_GUARDED_BY(mu_);
 
  private:
+  absl::Notification released_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
@@ -186,14 +163,13 @@ TEST(MeshTest, MethodTimeoutAppliesWhenTheCallerSetsNone) {
   server.Start();
   {
     absl::MutexLock lock(&server.mu_);
-    server.wait_ = absl::Seconds(2);
+    server.hold_ = true;  // until the call ends
   }
   MeshConfig config = ConfigFor(server.address());
   (*(*config.mutable_services())[kEcho].mutable_method_timeouts())["Echo"]
       .set_nanos(300000000);
   auto mesh = Mesh::Create(config, {});
   ASSERT_TRUE(mesh.ok());
-  absl::Time start = absl::Now();
   auto stub = (*mesh)->NewStub<EchoService>();
   std::unique_ptr<grpc::ClientContext> context =
       (*mesh)->NewClientContext(kEcho, "Echo");
@@ -201,8 +177,26 @@ TEST(MeshTest, MethodTimeoutAppliesWhenTheCallerSetsNone) {
   grpc::Status status = (*stub)->Echo(context.get(), request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << status.error_message();
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(1.5));
+  // The server was given the method's 0.3 s, not the service's 10 s.
+  absl::MutexLock lock(&server.mu_);
+  EXPECT_EQ(server.calls_, 1);
+  EXPECT_GT(server.deadline_left_, absl::ZeroDuration());
+  EXPECT_LT(server.deadline_left_, absl::Seconds(1));
+}
+
+// Without NewClientContext, the mesh adds no deadline (mesh.h).
+TEST(MeshTest, APlainContextGetsNoDeadline) {
+  EchoServer server;
+  server.Start();
+  auto mesh = Mesh::Create(ConfigFor(server.address()), {});
+  ASSERT_TRUE(mesh.ok());
+  auto stub = (*mesh)->NewStub<EchoService>();
+  grpc::ClientContext context;
+  EchoRequest request, response;
+  ASSERT_TRUE((*stub)->Echo(&context, request, &response).ok());
+  absl::MutexLock lock(&server.mu_);
+  // gRPC's "no deadline" is a time 200-odd years away.
+  EXPECT_GT(server.deadline_left_, absl::Hours(24 * 365 * 100));
 }
 
 TEST(MeshTest, OneAttemptMeansNoRetry) {
@@ -235,6 +229,91 @@ TEST(MeshTest, UpdateSwapsTheChannelOfAChangedService) {
   ASSERT_TRUE(Call(**mesh).ok());
   absl::MutexLock lock(&second.mu_);
   EXPECT_EQ(second.calls_, 1);
+}
+
+// A call made on the old channel finishes there, and well, after Update()
+// swapped in a new channel; new calls go to the new one meanwhile.
+TEST(MeshTest, CallInFlightOnTheOldChannelFinishesAfterUpdate) {
+  EchoServer first, second;
+  first.Start();
+  second.Start();
+  {
+    absl::MutexLock lock(&first.mu_);
+    first.hold_ = true;
+  }
+  auto mesh = Mesh::Create(ConfigFor(first.address()), {});
+  ASSERT_TRUE(mesh.ok());
+  grpc::Status in_flight;
+  std::thread caller([&] { in_flight = Call(**mesh, absl::Seconds(30)); });
+  bool arrived = first.AwaitCalls(1);
+  EXPECT_TRUE(arrived) << "the call never reached the first server";
+  if (arrived) {
+    EXPECT_TRUE((*mesh)->Update(ConfigFor(second.address())).ok());
+    EXPECT_TRUE(Call(**mesh).ok());
+    absl::MutexLock lock(&second.mu_);
+    EXPECT_EQ(second.calls_, 1);
+  }
+  first.release();
+  caller.join();
+  EXPECT_TRUE(in_flight.ok()) << in_flight.error_message();
+  absl::MutexLock lock(&first.mu_);
+  EXPECT_EQ(first.calls_, 1);
+}
+
+// config() is a snapshot: updates do not change (or free) it under the
+// reader, however many there are meanwhile.
+TEST(MeshTest, ConfigIsASnapshot) {
+  auto mesh = Mesh::Create(ConfigFor("127.0.0.1:1"), {});
+  ASSERT_TRUE(mesh.ok());
+  std::shared_ptr<const MeshConfig> before = (*mesh)->config();
+  std::thread updater([&] {
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_TRUE(
+          (*mesh)->Update(ConfigFor(i % 2 ? "127.0.0.1:1" : "127.0.0.1:2"))
+              .ok());
+    }
+  });
+  for (int i = 0; i < 200; ++i) {
+    std::string target = (*mesh)->config()->services().at(kEcho).target();
+    EXPECT_TRUE(target == "127.0.0.1:1" || target == "127.0.0.1:2") << target;
+  }
+  updater.join();
+  EXPECT_EQ(before->services().at(kEcho).target(), "127.0.0.1:1");
+  EXPECT_EQ((*mesh)->config()->services().at(kEcho).target(), "127.0.0.1:1");
+}
+
+// Targets through gRPC's resolvers, to real servers.
+TEST(MeshTest, DnsTarget) {
+  EchoServer server;
+  server.Start();
+  auto mesh = Mesh::Create(
+      ConfigFor("dns:///localhost:" + std::to_string(server.port())), {});
+  ASSERT_TRUE(mesh.ok());
+  grpc::Status status = Call(**mesh);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  absl::MutexLock lock(&server.mu_);
+  EXPECT_EQ(server.calls_, 1);
+}
+
+TEST(MeshTest, UnixSocketTarget) {
+  // sun_path holds 107 bytes: Bazel's TEST_TMPDIR can be longer.
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string dir_template =
+      std::string(tmp != nullptr && std::strlen(tmp) < 64 ? tmp : "/tmp") +
+      "/mesh_test_XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template.data()), nullptr);
+  std::string socket = dir_template + "/echo.sock";
+  {
+    EchoServer server;
+    server.Start("unix:" + socket);
+    auto mesh = Mesh::Create(ConfigFor("unix:" + socket), {});
+    ASSERT_TRUE(mesh.ok());
+    grpc::Status status = Call(**mesh);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    absl::MutexLock lock(&server.mu_);
+    EXPECT_EQ(server.calls_, 1);
+  }
+  std::filesystem::remove_all(dir_template);
 }
 
 TEST(MeshTest, WatchedFileChangesTheChannelWhileRunning) {

@@ -29,6 +29,7 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "mesh/grpc_service_config.h"
 #include "mesh/mesh_config_flag.h"
 #include "mesh/mesh_config_loader.h"
 #include "mesh/mesh_tls.h"
@@ -276,6 +277,10 @@ absl::Status ServeUntilSignalled(const GrpcServiceRunnerOptions& options,
     builder.AddChannelArgument(
         GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
         ClampedMilliseconds(options.max_connection_age_grace));
+  }
+  // Accept the keepalive pings the mesh config allows its clients.
+  for (const auto& [key, value] : mesh::ServerKeepaliveArguments()) {
+    builder.AddChannelArgument(key, value);
   }
   for (const ServedService& served : services) {
     builder.RegisterService(served.service);

@@ -23,7 +23,9 @@
 //   2. binds the admin port (port 0 picks a free port) and host:port, and
 //      starts serving; connections are closed after `max_connection_age`
 //      (GOAWAY, then `max_connection_age_grace` for their calls), so that
-//      clients re-resolve names and spread over new replicas;
+//      clients re-resolve names and spread over new replicas; keepalive
+//      pings are accepted as often as the mesh config lets clients send
+//      them (mesh/grpc_service_config.h);
 //   3. marks every service SERVING (/healthz: 200 "ok") and prints to
 //      stdout "<name> admin on <host>:<port>" (when the admin port is on),
 //      then, last, "<name> listening on <host>:<port>", which scripts and
