@@ -211,8 +211,11 @@ class SagaTest(unittest.TestCase):
 
         # A stopping server ends its streams (UNAVAILABLE) instead of
         # holding the stop for its shutdown timeout.
-        open_stream = users.WatchEvents(self.user_pb2.WatchEventsRequest(after_sequence=4),
+        # Its first event shows the stream reached the server (stopped any
+        # sooner, the call may end CANCELLED instead: it was never served).
+        open_stream = users.WatchEvents(self.user_pb2.WatchEventsRequest(after_sequence=3),
                                         timeout=60)
+        self.assertEqual(next(open_stream).sequence, 4)
         self.assertEqual(user_svc.stop(), 0)
         with self.assertRaises(grpc.RpcError) as ended:
             next(open_stream)
