@@ -69,6 +69,12 @@ std::string TraceIdForLog(absl::string_view traceparent) {
   return context.has_value() ? context->trace_id : "-";
 }
 
+std::string SpanIdForLog(absl::string_view traceparent) {
+  std::optional<mesh::TraceContext> context =
+      mesh::ParseTraceparent(traceparent);
+  return context.has_value() ? context->span_id : "-";
+}
+
 // One call. gRPC runs a call's batches through Intercept one after the
 // other in the order that matters here: the first (initial metadata) before
 // the handler, the status after it; so the fields set in the first batch
@@ -163,7 +169,10 @@ class CallObserver final : public grpc::experimental::Interceptor {
         methods->GetRecvInitialMetadata();
     if (metadata != nullptr) {
       request_id_ = RequestIdForLog(FirstValue(*metadata, mesh::kRequestIdKey));
-      trace_id_ = TraceIdForLog(FirstValue(*metadata, mesh::kTraceparentKey));
+      absl::string_view traceparent =
+          FirstValue(*metadata, mesh::kTraceparentKey);
+      trace_id_ = TraceIdForLog(traceparent);
+      span_id_ = SpanIdForLog(traceparent);
     }
     peer_ = info_->server_context()->peer();
     // What is left of the caller's deadline when the call arrives shows in
@@ -191,13 +200,14 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (series_ != nullptr) series_->Handled(code, latency);
     if (!observers_->options_.access_log) return;
     const std::string fault = fault_.Label();
-    absl::FPrintF(
-        stderr,
-        "%s %s access %s %s %dus peer=%s rid=%s trace=%s deadline=%s%s\n",
-        LogTimestamp(), observers_->options_.server_name, path_,
-        StatusCodeName(code), absl::ToInt64Microseconds(latency),
-        peer_.empty() ? std::string("-") : peer_, request_id_, trace_id_,
-        deadline_left_, fault.empty() ? "" : absl::StrCat(" fault=", fault));
+    absl::FPrintF(stderr,
+                  "%s %s access %s %s %dus peer=%s rid=%s trace=%s span=%s "
+                  "deadline=%s%s\n",
+                  LogTimestamp(), observers_->options_.server_name, path_,
+                  StatusCodeName(code), absl::ToInt64Microseconds(latency),
+                  peer_.empty() ? std::string("-") : peer_, request_id_,
+                  trace_id_, span_id_, deadline_left_,
+                  fault.empty() ? "" : absl::StrCat(" fault=", fault));
   }
 
   CallObservers* const observers_;
@@ -213,6 +223,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
   std::string peer_;
   std::string request_id_ = "-";
   std::string trace_id_ = "-";
+  std::string span_id_ = "-";
   FaultDecision fault_;
   bool finished_ = false;
 };

@@ -12,7 +12,9 @@
 // - logs one line to stderr when the status is sent:
 //     <time> <server> access <method> <code> <n>us peer=<peer>
 //         rid=<x-request-id> trace=<trace id of traceparent>
-//         deadline=<time left of the caller's deadline on arrival, or ->[ fault=...]
+//         span=<span id of traceparent: the caller's span>
+//         deadline=<time left of the caller's deadline on arrival, or ->[
+//         fault=...]
 //   with "-" for an id that is absent or malformed.
 //
 // Thread-safety: CallObservers is thread-safe; gRPC creates one interceptor
@@ -58,6 +60,8 @@ std::string RequestIdForLog(absl::string_view value);
 
 // The trace id of a W3C traceparent value, or "-" if it is not one.
 std::string TraceIdForLog(absl::string_view traceparent);
+// The span id of a well-formed traceparent (the caller's span), else "-".
+std::string SpanIdForLog(absl::string_view traceparent);
 
 struct CallObserverOptions {
   std::string server_name;  // for the access log

@@ -34,6 +34,14 @@ TEST(TraceIdForLogTest, TakesTheTraceIdOfAWellFormedTraceparent) {
             "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
+TEST(SpanIdForLogTest, TakesTheSpanIdOrADash) {
+  EXPECT_EQ(
+      SpanIdForLog("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+      "00f067aa0ba902b7");
+  EXPECT_EQ(SpanIdForLog(""), "-");
+  EXPECT_EQ(SpanIdForLog("00-4bf92f3577b34da6a3ce929d0e0e4736-zz-01"), "-");
+}
+
 TEST(TraceIdForLogTest, DashesWhatIsAbsentOrMalformed) {
   for (const char* bad : {
            "",

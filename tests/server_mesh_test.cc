@@ -422,15 +422,17 @@ TEST_F(ServerMeshTest, AccessLogCarriesRequestAndTraceIds) {
   })) << Log();
   EXPECT_THAT(traced, HasSubstr("user_svc access "
                                 "/stubmesh.user.v1.UserService/GetUser OK "));
-  EXPECT_THAT(traced, HasSubstr(absl::StrCat(" trace=", kTraceId)));
+  EXPECT_THAT(traced, HasSubstr(absl::StrCat(" trace=", kTraceId,
+                                             " span=00f067aa0ba902b7 ")));
   EXPECT_THAT(traced, HasSubstr(" peer=ipv"));
   EXPECT_THAT(traced, ::testing::Not(HasSubstr("fault=")));
-  EXPECT_THAT(AccessLine("rid-bad-trace"), HasSubstr(" trace=- deadline="));
+  EXPECT_THAT(AccessLine("rid-bad-trace"),
+              HasSubstr(" trace=- span=- deadline="));
   EXPECT_THAT(Log(), HasSubstr(absl::StrCat(" rid=- trace=", kTraceId)));
   // CreateUser carried neither.
   EXPECT_THAT(Log(), ::testing::ContainsRegex(
                          "/CreateUser OK [0-9]+us peer=[^ ]+ rid=- trace=- "
-                         "deadline=([0-9]+ms|-)\n"));
+                         "span=- deadline=([0-9]+ms|-)\n"));
 }
 
 TEST_F(ServerMeshTest, AbortFaultFailsAboutTheGivenShare) {
