@@ -1,12 +1,15 @@
 #include "gateway/http_server.h"
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <sstream>
 #include <type_traits>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/ip/address.hpp"
 #include "boost/asio/post.hpp"
@@ -44,11 +47,26 @@ namespace {
 // The stream handed out for a HEAD request: the head is already sent.
 class DiscardingStream final : public HttpStream {
  public:
+  using HttpStream::End;
   void WriteChunk(std::string, std::function<void(bool)> done) override {
     if (done) done(false);  // Tells the producer to stop.
   }
-  void End() override {}
+  void End(HttpTrailers) override {}
 };
+
+bool IsToken(absl::string_view s) {
+  static constexpr absl::string_view kSpecial = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(c) ||
+           kSpecial.find(c) != absl::string_view::npos;
+  });
+}
+
+bool IsFieldValue(absl::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+  });
+}
 
 std::chrono::microseconds Chrono(absl::Duration d) {
   return std::chrono::microseconds(absl::ToInt64Microseconds(d));
@@ -178,7 +196,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
                              shared_->options.max_header_bytes, " bytes");
     }
     keep_alive_ = false;
-    Write(shared_->error_responder(status, std::move(message)));
+    const absl::Time start =
+        absl::Now() -
+        absl::FromChrono(std::chrono::steady_clock::now() - request_start_);
+    Write(shared_->error_responder(status, std::move(message), parser_->get(),
+                                   start));
   }
 
   void Dispatch() {
@@ -228,9 +250,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>>,
     QueueRaw(absl::StrCat(size.str(), "\r\n", data, "\r\n"), std::move(done));
   }
 
-  void End() override {
+  using HttpStream::End;
+  void End(HttpTrailers trailers) override {
+    std::string last = "0\r\n";
+    for (const auto& [name, value] : trailers) {
+      if (!IsToken(name) || !IsFieldValue(value)) continue;
+      absl::StrAppend(&last, name, ": ", value, "\r\n");
+    }
+    last += "\r\n";
     auto self = this->shared_from_this();
-    QueueRaw("0\r\n\r\n", [self](bool ok) {
+    QueueRaw(std::move(last), [self](bool ok) {
       // Runs on the strand, after the last chunk went out.
       if (ok && self->keep_alive_) {
         self->Read();

@@ -12,7 +12,8 @@
 // (Respond) or a stream (StartStream, then chunks, then End).
 // Requests that break the limits are answered by the server itself through
 // `error_responder` (413 body too large, 431 headers too large, 400
-// malformed), and the connection is closed.
+// malformed), given the request's head as far as it was read, and the
+// connection is closed.
 //
 // Thread-safety: Start/Stop from one thread; the handler runs concurrently
 // on `io_threads` threads.
@@ -24,13 +25,17 @@
 //         response.body() = "hello";
 //         respond(std::move(response));
 //       },
-//       MakeErrorResponse);
+//       [](boost::beast::http::status status, std::string message,
+//          const HttpRequest& head, absl::Time start) {
+//         return MakeErrorResponse(status, message);
+//       });
 //   (*server)->Start();   // port: (*server)->port()
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -47,6 +52,9 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 using HttpResponse =
     boost::beast::http::response<boost::beast::http::string_body>;
 
+// Header fields sent after a chunked body (name, value).
+using HttpTrailers = std::vector<std::pair<std::string, std::string>>;
+
 // A response sent in pieces with chunked transfer encoding. Methods may be
 // called from any thread, one at a time: each WriteChunk only after the
 // previous one's `done` ran (that is the flow control toward a slow
@@ -55,9 +63,11 @@ class HttpStream {
  public:
   virtual ~HttpStream() = default;
   virtual void WriteChunk(std::string data, std::function<void(bool)> done) = 0;
-  // Sends the last (empty) chunk; the connection then serves its next
-  // request.
-  virtual void End() = 0;
+  // Sends the last (empty) chunk, with `trailers` as the trailer section
+  // (a field whose name is not an HTTP token or whose value holds a control
+  // character is left out); the connection then serves its next request.
+  virtual void End(HttpTrailers trailers) = 0;
+  void End() { End(HttpTrailers()); }
 };
 
 // How a handler answers. Cheap to copy; all copies answer the same request.
@@ -92,9 +102,13 @@ class HttpResponder {
 };
 
 using HttpHandler = std::function<void(HttpRequest, HttpResponder)>;
-// Builds the server's own error answers: (HTTP status, message) -> response.
+// Builds the server's own error answers from the HTTP status, a message,
+// the request's head as far as it was parsed (no fields at all when the
+// head itself was too large or unreadable) and when its first byte came.
+// Called on an I/O thread; must not block.
 using HttpErrorResponder =
-    std::function<HttpResponse(boost::beast::http::status, std::string)>;
+    std::function<HttpResponse(boost::beast::http::status, std::string,
+                               const HttpRequest& head, absl::Time start)>;
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";

@@ -5,8 +5,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/read.hpp"
+#include "boost/asio/read_until.hpp"
 #include "boost/asio/write.hpp"
 #include "boost/beast/core.hpp"
 #include "gtest/gtest.h"
@@ -25,6 +27,14 @@ HttpResponse Text(http::status status, std::string body) {
   return response;
 }
 
+// The server's own errors, with the X-Request-Id of the head read so far.
+HttpResponse ErrorText(http::status status, std::string message,
+                       const HttpRequest& head, absl::Time) {
+  HttpResponse response = Text(status, std::move(message));
+  response.set("X-Request-Id", head["X-Request-Id"]);
+  return response;
+}
+
 // Answers "/echo" with the path, "/later" from another thread, "/stream"
 // with three chunks.
 void Handle(HttpRequest request, HttpResponder respond) {
@@ -40,7 +50,9 @@ void Handle(HttpRequest request, HttpResponder respond) {
       if (!ok) return;
       stream->WriteChunk("two\n", [stream](bool ok) {
         if (!ok) return;
-        stream->End();
+        stream->End({{"Grpc-Metadata-x-done", "yes"},
+                     {"Bad\r\nName", "dropped"},
+                     {"X-Split", "a\r\nInjected: 1"}});
       });
     });
   } else {
@@ -58,10 +70,7 @@ class HttpServerTest : public ::testing::Test {
     options.read_timeout = absl::Milliseconds(300);
     options.header_timeout = absl::Milliseconds(300);
     options.idle_timeout = absl::Milliseconds(300);
-    auto server = HttpServer::Create(
-        options, Handle, [](http::status status, std::string message) {
-          return Text(status, message);
-        });
+    auto server = HttpServer::Create(options, Handle, ErrorText);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     server_->Start();
@@ -133,9 +142,12 @@ TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
 TEST_F(HttpServerTest, BodyOverTheLimitIs413AndTheServerGoesOn) {
   tcp::socket socket = Connect();
   HttpRequest request(http::verb::post, "/echo", 11);
+  request.set("X-Request-Id", "big-1");
   request.body() = std::string(1001, 'x');
   HttpResponse response = Exchange(socket, request);
   EXPECT_EQ(response.result(), http::status::payload_too_large);
+  // The error responder saw the head that was read.
+  EXPECT_EQ(response["X-Request-Id"], "big-1");
   tcp::socket again = Connect();
   EXPECT_EQ(Exchange(again, Get("/ok")).result(), http::status::ok);
 }
@@ -200,9 +212,7 @@ TEST_F(HttpServerTest, HandlerSeesTheClientAddress) {
       [](HttpRequest, HttpResponder respond) {
         respond(Text(http::status::ok, respond.client_address().to_string()));
       },
-      [](http::status status, std::string message) {
-        return Text(status, message);
-      });
+      ErrorText);
   ASSERT_TRUE(server.ok()) << server.status();
   (*server)->Start();
   tcp::socket socket(io_);
@@ -220,6 +230,29 @@ TEST_F(HttpServerTest, StreamIsChunkedAndTheConnectionStaysUsable) {
   EXPECT_TRUE(response.chunked());
   EXPECT_EQ(response.body(), "one\ntwo\n");
   EXPECT_EQ(Exchange(socket, Get("/after")).body(), "/after:");
+}
+
+TEST_F(HttpServerTest, StreamEndsWithItsTrailersAndDropsUnsafeOnes) {
+  tcp::socket socket = Connect();
+  net::write(
+      socket,
+      net::buffer(std::string("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")));
+  // Read raw, up to the end of the trailer section.
+  std::string received;
+  boost::system::error_code ec;
+  net::read_until(socket, net::dynamic_buffer(received), "\r\n0\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  net::read_until(socket, net::dynamic_buffer(received), "\r\n\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  const std::string last = received.substr(received.find("\r\n0\r\n") + 2);
+  EXPECT_EQ(last, "0\r\nGrpc-Metadata-x-done: yes\r\n\r\n") << received;
+  // The connection serves its next request after the trailers.
+  buffer_.clear();
+  HttpRequest after = Get("/after");
+  http::write(socket, after);
+  HttpResponse response;
+  http::read(socket, buffer_, response);
+  EXPECT_EQ(response.body(), "/after:");
 }
 
 }  // namespace

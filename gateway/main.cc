@@ -27,6 +27,7 @@
 #include "gateway/rate_limiter.h"
 #include "gateway/reflection_discovery.h"
 #include "gateway/repeated_flag_args.h"
+#include "gateway/request_accounting.h"
 #include "gateway/request_guard.h"
 #include "gateway/rest_gateway.h"
 #include "gateway/tls_server_context.h"
@@ -50,7 +51,9 @@ ABSL_FLAG(std::vector<std::string>, backend, {},
 ABSL_FLAG(std::vector<std::string>, reflect, {},
           "gRPC target(s) to discover services from through server "
           "reflection, at start and on every reload; their calls go to that "
-          "target unless --backend names the service. Repeatable.");
+          "target unless --backend names the service. A target down at start "
+          "is asked again at each reload; with only --reflect and none "
+          "answering, the gateway serves 503 until one does. Repeatable.");
 ABSL_FLAG(absl::Duration, reload_interval, absl::ZeroDuration(),
           "Rediscover (--reflect) and reread (--descriptor_set) this often; "
           "0: only on SIGHUP.");
@@ -123,7 +126,11 @@ ABSL_FLAG(bool, cors_allow_credentials, false,
 ABSL_FLAG(absl::Duration, cors_max_age, absl::Minutes(10),
           "How long browsers may cache a preflight answer.");
 ABSL_FLAG(absl::Duration, default_timeout, absl::Seconds(10),
-          "Deadline of a backend call when the request has no Grpc-Timeout.");
+          "Deadline of a backend call when nothing else sets one. First that "
+          "applies: the request's Grpc-Timeout header; the mesh config's "
+          "timeout for the method (method_timeouts, else timeout) when "
+          "--mesh_config names the service; this flag (so for services "
+          "reached through --backend or --reflect).");
 ABSL_FLAG(bool, json_use_proto_names, false,
           "Write response fields by proto name (user_id) instead of JSON name "
           "(userId).");
@@ -186,6 +193,11 @@ absl::Status LoadCatalog(gw::RestGateway& gateway,
     }
   }
   if (files.empty()) {
+    if (!absl::GetFlag(FLAGS_reflect).empty()) {
+      // Only --reflect, none has answered yet: the caller may wait for one.
+      return absl::UnavailableError(
+          "no descriptors yet: no --reflect target has answered");
+    }
     return absl::InvalidArgumentError(
         "no descriptors: give a --descriptor_set, or a --reflect target that "
         "answers");
@@ -204,9 +216,11 @@ absl::Status LoadCatalog(gw::RestGateway& gateway,
 // The guard in front of the gateway (gateway/request_guard.h) from the
 // flags; nullptr when no flag asks for one.
 absl::StatusOr<std::unique_ptr<gw::RequestGuard>> MakeGuard(
-    std::shared_ptr<prometheus::Registry> metrics, gw::HttpHandler next) {
+    std::shared_ptr<prometheus::Registry> metrics,
+    std::shared_ptr<gw::RequestAccounting> accounting, gw::HttpHandler next) {
   gw::RequestGuardOptions guard;
   guard.metrics = std::move(metrics);
+  guard.accounting = std::move(accounting);
   const std::string hs_file = absl::GetFlag(FLAGS_jwt_hs256_secret_file);
   const std::string rs_file = absl::GetFlag(FLAGS_jwt_rs256_public_key_file);
   if (!hs_file.empty() || !rs_file.empty()) {
@@ -288,7 +302,10 @@ int main(int argc, char** argv) {
       "REST/JSON gateway to gRPC services. Example:\n"
       "  gateway --port=8080 --descriptor_set=protos.pb \\\n"
       "    --backend=stubmesh.user.v1.UserService=127.0.0.1:50051 \\\n"
-      "    --backend=*=127.0.0.1:50052");
+      "    --backend=*=127.0.0.1:50052\n"
+      "A backend call's deadline is the request's Grpc-Timeout header, else "
+      "the mesh config's timeout for the method when --mesh_config names the "
+      "service, else --default_timeout.");
   std::vector<std::string> args = gw::JoinRepeatedFlags(
       argc, argv,
       {"backend", "descriptor_set", "reflect", "auth_rule",
@@ -317,6 +334,10 @@ int main(int argc, char** argv) {
   // deploy/prometheus/alerts.yml).
   stubmesh::server::ExportProcessStartTime(*options.metrics);
   options.default_timeout = absl::GetFlag(FLAGS_default_timeout);
+  // One place counts every answer: the HTTP server's, the guard's and the
+  // gateway's.
+  options.accounting =
+      std::make_shared<gw::RequestAccounting>(options.metrics.get());
   // As many threads finishing gRPC calls as serving HTTP.
   options.completion_threads =
       absl::GetFlag(FLAGS_io_threads) > 0
@@ -360,7 +381,19 @@ int main(int argc, char** argv) {
 
   gw::RestGateway gateway(options, std::move(backends), mesh->get());
   absl::Status s = LoadCatalog(gateway, **mesh);
-  if (!s.ok()) return Fail(s.ToString());
+  if (absl::IsUnavailable(s)) {
+    absl::FPrintF(
+        stderr,
+        "gateway: %s; serving 503 until one does (asking again at "
+        "each reload: SIGHUP%s)\n",
+        s.message(),
+        absl::GetFlag(FLAGS_reload_interval) > absl::ZeroDuration()
+            ? absl::StrCat(" or every ", absl::FormatDuration(absl::GetFlag(
+                                             FLAGS_reload_interval)))
+            : "");
+  } else if (!s.ok()) {
+    return Fail(s.ToString());
+  }
 
   gw::HttpServerOptions http;
   http.host = absl::GetFlag(FLAGS_host);
@@ -387,7 +420,7 @@ int main(int argc, char** argv) {
     gateway.Handle(std::move(request), std::move(respond));
   };
   absl::StatusOr<std::unique_ptr<gw::RequestGuard>> guard =
-      MakeGuard(options.metrics, handler);
+      MakeGuard(options.metrics, options.accounting, handler);
   if (!guard.ok()) return Fail(guard.status().ToString());
   if (*guard != nullptr) {
     handler = [guard = guard->get()](gw::HttpRequest request,
@@ -396,7 +429,13 @@ int main(int argc, char** argv) {
     };
   }
   absl::StatusOr<std::unique_ptr<gw::HttpServer>> server =
-      gw::HttpServer::Create(http, handler, gw::RestGateway::ErrorResponse);
+      gw::HttpServer::Create(
+          http, handler,
+          [&gateway](boost::beast::http::status status, std::string message,
+                     const gw::HttpRequest& head, absl::Time start) {
+            return gateway.ServerErrorResponse(status, std::move(message), head,
+                                               start);
+          });
   if (!server.ok()) return Fail(server.status().ToString());
   (*server)->Start();
   std::string host = http.host.find(':') != std::string::npos

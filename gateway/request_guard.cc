@@ -104,15 +104,27 @@ RequestGuard::RequestGuard(RequestGuardOptions options, HttpHandler next)
   }
 }
 
-void RequestGuard::Reject(const HttpResponder& respond,
-                          const std::string& reason,
+void RequestGuard::Answer(const Answering& answering, const std::string& route,
+                          HttpResponse response) const {
+  if (options_.accounting != nullptr) {
+    options_.accounting->Answered(route, answering.method, answering.start,
+                                  answering.request_id, &response);
+  } else {
+    response.set(kRequestIdHeader, Beast(answering.request_id));
+  }
+  answering.respond(std::move(response));
+}
+
+void RequestGuard::Reject(const Answering& answering, const std::string& reason,
                           HttpResponse response) const {
   if (rejections_ != nullptr)
     rejections_->Add({{"reason", reason}}).Increment();
-  respond(std::move(response));
+  Answer(answering, kRejectedRoute, std::move(response));
 }
 
 void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestAccounting::AssignRequestId(&request);
   if (options_.cors != nullptr) {
     absl::string_view origin = View(request[http::field::origin]);
     if (options_.cors->OriginAllowed(origin)) {
@@ -120,6 +132,10 @@ void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
           std::move(respond), options_.cors, std::string(origin)));
     }
   }
+
+  const Answering answering{
+      respond, std::move(request_id),
+      RequestAccounting::MethodLabel(View(request.method_string())), start};
 
   if (options_.rate_limiter != nullptr) {
     RateDecision decision =
@@ -133,7 +149,7 @@ void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
               "rate limit exceeded for ", respond.client_address().to_string(),
               "; retry after ", seconds, " s")));
       response.set(http::field::retry_after, std::to_string(seconds));
-      Reject(respond, "rate_limited", std::move(response));
+      Reject(answering, "rate_limited", std::move(response));
       return;
     }
   }
@@ -141,7 +157,7 @@ void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
   if (options_.cors != nullptr && CorsPolicy::IsPreflight(request)) {
     CorsPreflight preflight = options_.cors->Preflight(request);
     if (!preflight.allowed) {
-      Reject(respond, "cors_preflight",
+      Reject(answering, "cors_preflight",
              ErrorResponse(absl::PermissionDeniedError(
                  absl::StrCat("CORS preflight refused: ", preflight.why))));
       return;
@@ -150,7 +166,7 @@ void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
     for (const auto& [name, value] : preflight.headers) {
       response.set(Beast(name), Beast(value));
     }
-    respond(std::move(response));
+    Answer(answering, kPreflightRoute, std::move(response));
     return;
   }
 
@@ -180,7 +196,7 @@ void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
                      ? realm
                      : absl::StrCat(realm, ", error=\"", error,
                                     "\", error_description=", Quoted(message)));
-    Reject(respond, "unauthenticated", std::move(response));
+    Reject(answering, "unauthenticated", std::move(response));
   };
   auto [first, last] = request.equal_range(http::field::authorization);
   if (first == last) {
@@ -192,7 +208,7 @@ void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
         "header 'Authorization': sent more than once"));
     response.set(http::field::www_authenticate,
                  absl::StrCat(realm, ", error=\"invalid_request\""));
-    Reject(respond, "invalid_request", std::move(response));
+    Reject(answering, "invalid_request", std::move(response));
     return;
   }
   absl::string_view credentials =
@@ -228,7 +244,7 @@ void RequestGuard::Handle(HttpRequest request, HttpResponder respond) const {
     response.set(http::field::www_authenticate,
                  absl::StrCat(realm, ", error=\"insufficient_scope\", scope=",
                               Quoted(needed)));
-    Reject(respond, "insufficient_scope", std::move(response));
+    Reject(answering, "insufficient_scope", std::move(response));
     return;
   }
   if (!claims->subject.empty()) {

@@ -24,6 +24,12 @@
 // status_mapping): UNAUTHENTICATED 401, PERMISSION_DENIED 403,
 // RESOURCE_EXHAUSTED 429, INVALID_ARGUMENT 400.
 //
+// The request's id is settled here first (RequestAccounting::
+// AssignRequestId: the client's X-Request-Id, or a new one set on the
+// request for the handler after), and every answer the guard makes carries
+// it and is counted and timed in `accounting`: refusals under route
+// "rejected", preflights under "preflight".
+//
 // Thread-safety: Handle is thread-safe.
 //
 // Example:
@@ -44,6 +50,7 @@
 #include "gateway/http_server.h"
 #include "gateway/jwt_verifier.h"
 #include "gateway/rate_limiter.h"
+#include "gateway/request_accounting.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/registry.h"
@@ -58,6 +65,9 @@ struct RequestGuardOptions {
   std::string realm = "stubmesh";
   // Where gateway_guard_rejections_total{reason} is counted; null: nowhere.
   std::shared_ptr<prometheus::Registry> metrics;
+  // Where the guard's answers are counted (the gateway's, so that
+  // http_requests_total holds every answer); null: not counted.
+  std::shared_ptr<RequestAccounting> accounting;
 };
 
 class RequestGuard {
@@ -71,7 +81,16 @@ class RequestGuard {
 
  private:
   RequestGuard(RequestGuardOptions options, HttpHandler next);
-  void Reject(const HttpResponder& respond, const std::string& reason,
+  // What one request's answers need to know.
+  struct Answering {
+    HttpResponder respond;
+    std::string request_id;
+    std::string method;  // a MethodLabel
+    absl::Time start;
+  };
+  void Answer(const Answering& answering, const std::string& route,
+              HttpResponse response) const;
+  void Reject(const Answering& answering, const std::string& reason,
               HttpResponse response) const;
 
   const RequestGuardOptions options_;

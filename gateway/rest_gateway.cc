@@ -21,6 +21,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
+#include "mesh/trace_context.h"
 #include "prometheus/text_serializer.h"
 #include "status/status_mapping.h"
 
@@ -35,21 +36,8 @@ boost::beast::string_view Beast(absl::string_view s) {
   return {s.data(), s.size()};
 }
 
-std::string NewRequestId() {
-  thread_local absl::BitGen bits;
-  return absl::StrCat(
-      absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16),
-      absl::Hex(absl::Uniform<uint64_t>(bits), absl::kZeroPad16));
-}
-
-bool IsStandardHttpMethod(absl::string_view method) {
-  static constexpr absl::string_view kStandard[] = {
-      "GET",     "HEAD",    "POST",  "PUT",  "DELETE",
-      "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  for (absl::string_view standard : kStandard) {
-    if (method == standard) return true;
-  }
-  return false;
+absl::string_view View(boost::beast::string_view s) {
+  return {s.data(), s.size()};
 }
 
 bool IsPrintableAscii(absl::string_view s) {
@@ -120,19 +108,75 @@ HttpResponse GatewayError(http::status http_status, absl::StatusCode code,
                       JsonErrorBody(absl::Status(code, std::move(message))));
 }
 
-void CopyMetadataToHeaders(
-    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
-    HttpResponse* response) {
+// gRPC metadata as `Grpc-Metadata-<key>` fields: binary values base64,
+// text values only when printable ASCII.
+HttpTrailers MetadataAsFields(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+  HttpTrailers fields;
   for (const auto& [key_ref, value_ref] : metadata) {
     absl::string_view key(key_ref.data(), key_ref.size());
     absl::string_view value(value_ref.data(), value_ref.size());
-    std::string header = absl::StrCat("Grpc-Metadata-", key);
+    std::string name = absl::StrCat("Grpc-Metadata-", key);
     if (absl::EndsWith(key, "-bin")) {
-      response->insert(header, absl::Base64Escape(value));
+      fields.emplace_back(std::move(name), absl::Base64Escape(value));
     } else if (IsPrintableAscii(value)) {
-      response->insert(header, Beast(value));
+      fields.emplace_back(std::move(name), std::string(value));
     }
   }
+  return fields;
+}
+
+void CopyMetadataToHeaders(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    HttpResponse* response) {
+  for (auto& [name, value] : MetadataAsFields(metadata)) {
+    response->insert(name, value);
+  }
+}
+
+// A stream's trailer section: its final gRPC status code (the one field
+// the head can declare in advance) and the backend's trailing metadata.
+HttpTrailers StreamTrailers(const grpc::Status& status,
+                            grpc::ClientContext& context) {
+  HttpTrailers trailers;
+  trailers.emplace_back("Grpc-Status",
+                        std::to_string(static_cast<int>(status.error_code())));
+  HttpTrailers metadata = MetadataAsFields(context.GetServerTrailingMetadata());
+  trailers.insert(trailers.end(), metadata.begin(), metadata.end());
+  return trailers;
+}
+
+// This hop's span: a child of the client's traceparent (same trace id and
+// sampled flag, a new span id), or the root of a new trace when the client
+// sent none or one that does not parse (W3C Trace Context: then tracestate
+// is dropped too). tracestate goes on unchanged, its headers joined by ",".
+void AddTraceContext(const HttpRequest& request, grpc::ClientContext* context) {
+  std::optional<mesh::TraceContext> parent;
+  auto [first, last] = request.equal_range(mesh::kTraceparentKey);
+  if (first != last && std::next(first) == last) {
+    parent = mesh::ParseTraceparent(View(first->value()));
+  }
+  context->AddMetadata(mesh::kTraceparentKey,
+                       mesh::FormatTraceparent(parent ? mesh::ChildSpan(*parent)
+                                                      : mesh::NewTrace()));
+  if (!parent) return;
+  std::vector<absl::string_view> states;
+  for (auto [it, end] = request.equal_range(mesh::kTracestateKey); it != end;
+       ++it) {
+    states.push_back(View(it->value()));
+  }
+  std::string tracestate = absl::StrJoin(states, ",");
+  if (!tracestate.empty() && IsPrintableAscii(tracestate)) {
+    context->AddMetadata(mesh::kTracestateKey, tracestate);
+  }
+}
+
+HttpResponse StreamHead(const std::string& request_id) {
+  HttpResponse head(http::status::ok, 11);
+  head.set(http::field::content_type, "application/x-ndjson");
+  head.set(kRequestIdHeader, Beast(request_id));
+  head.set(http::field::trailer, "Grpc-Status");
+  return head;
 }
 
 }  // namespace
@@ -158,17 +202,11 @@ RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends,
     : options_(std::move(options)),
       backends_(std::move(backends)),
       mesh_(mesh),
+      accounting_(
+          options_.accounting != nullptr
+              ? options_.accounting
+              : std::make_shared<RequestAccounting>(options_.metrics.get())),
       serving_(std::make_shared<Serving>()) {
-  requests_total_ = &prometheus::BuildCounter()
-                         .Name("http_requests_total")
-                         .Help(
-                             "HTTP requests by route template, method and "
-                             "status code.")
-                         .Register(*options_.metrics);
-  request_seconds_ = &prometheus::BuildHistogram()
-                          .Name("http_request_duration_seconds")
-                          .Help("Time from request read to response ready.")
-                          .Register(*options_.metrics);
   for (int i = 0; i < std::max(1, options_.completion_threads); ++i) {
     completion_threads_.emplace_back([this] { PollCompletions(); });
   }
@@ -196,13 +234,12 @@ absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
       target_by_service[service] = "";
       continue;
     }
-    auto it = backends_.find(service);
-    if (it == backends_.end()) it = discovered.find(service);
-    if (it == discovered.end()) it = backends_.find("*");
-    if (it == backends_.end()) {
-      missing.push_back(service);
+    std::optional<std::string> target =
+        BackendTargetFor(service, backends_, discovered);
+    if (target.has_value()) {
+      target_by_service[service] = *std::move(target);
     } else {
-      target_by_service[service] = it->second;
+      missing.push_back(service);
     }
   }
   if (!missing.empty()) {
@@ -231,12 +268,35 @@ std::shared_ptr<const ApiCatalog> RestGateway::catalog() const {
   return serving()->catalog;
 }
 
+std::optional<std::string> BackendTargetFor(const std::string& service,
+                                            const BackendTargets& flags,
+                                            const BackendTargets& discovered) {
+  if (auto it = flags.find(service); it != flags.end()) return it->second;
+  if (auto it = discovered.find(service); it != discovered.end()) {
+    return it->second;
+  }
+  if (auto it = flags.find("*"); it != flags.end()) return it->second;
+  return std::nullopt;
+}
+
 HttpResponse RestGateway::ErrorResponse(http::status status,
                                         std::string message) {
   absl::StatusCode code = status == http::status::bad_request
                               ? absl::StatusCode::kInvalidArgument
                               : absl::StatusCode::kResourceExhausted;
   return GatewayError(status, code, std::move(message));
+}
+
+HttpResponse RestGateway::ServerErrorResponse(http::status status,
+                                              std::string message,
+                                              const HttpRequest& head,
+                                              absl::Time start) {
+  HttpResponse response = ErrorResponse(status, std::move(message));
+  accounting_->Answered(
+      kRejectedRoute,
+      RequestAccounting::MethodLabel(View(head.method_string())), start,
+      RequestAccounting::RequestIdOf(head), &response);
+  return response;
 }
 
 // A server-streaming call: one request written, messages read one at a
@@ -276,12 +336,10 @@ class RestGateway::StreamCall final
       return;
     }
     if (stream_ == nullptr) {
-      HttpResponse head(http::status::ok, 11);
-      head.set(http::field::content_type, "application/x-ndjson");
-      head.set("X-Request-Id", Beast(call_->request_id));
+      HttpResponse head = StreamHead(call_->request_id);
       CopyMetadataToHeaders(call_->context.GetServerInitialMetadata(), &head);
-      gateway_->CountRequest(call_->route->path_template, call_->http_method,
-                             200);
+      gateway_->accounting_->Count(call_->route->path_template,
+                                   call_->http_method, 200);
       stream_ = responder_.StartStream(std::move(head));
     }
     stream_->WriteChunk(absl::StrCat(*json, "\n"), [this](bool written) {
@@ -296,16 +354,17 @@ class RestGateway::StreamCall final
 
   void OnDone(const grpc::Status& status) override {
     grpc::Status final = failure_.ok() ? status : failure_;
-    gateway_->ObserveLatency(*call_->route, call_->http_method, call_->start);
     if (stream_ == nullptr) {
       if (final.ok()) {
         // No message at all: an empty stream.
-        HttpResponse head(http::status::ok, 11);
-        head.set(http::field::content_type, "application/x-ndjson");
-        head.set("X-Request-Id", Beast(call_->request_id));
-        gateway_->CountRequest(call_->route->path_template, call_->http_method,
-                               200);
-        responder_.StartStream(std::move(head))->End();
+        HttpResponse head = StreamHead(call_->request_id);
+        CopyMetadataToHeaders(call_->context.GetServerInitialMetadata(), &head);
+        gateway_->accounting_->Count(call_->route->path_template,
+                                     call_->http_method, 200);
+        gateway_->accounting_->ObserveLatency(call_->route->path_template,
+                                              call_->http_method, call_->start);
+        responder_.StartStream(std::move(head))
+            ->End(StreamTrailers(final, call_->context));
       } else {
         HttpResponse response = ErrorFromStatus(final);
         CopyMetadataToHeaders(call_->context.GetServerInitialMetadata(),
@@ -315,11 +374,14 @@ class RestGateway::StreamCall final
         call_->respond(std::move(response));
       }
     } else {
+      // A stream is timed to its end.
+      gateway_->accounting_->ObserveLatency(call_->route->path_template,
+                                            call_->http_method, call_->start);
       if (!final.ok()) {
         stream_->WriteChunk(
             absl::StrCat("{\"error\":", JsonErrorBody(final), "}\n"), nullptr);
       }
-      stream_->End();
+      stream_->End(StreamTrailers(final, call_->context));
     }
     delete this;
   }
@@ -347,20 +409,18 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   absl::string_view query =
       question == absl::string_view::npos ? "" : target.substr(question + 1);
 
-  std::string request_id(request["X-Request-Id"]);
-  if (request_id.empty() || request_id.size() > 128 ||
-      !IsPrintableAscii(request_id)) {
-    request_id = NewRequestId();
-  }
+  // The same id as the request guard's, when one ran before.
+  const std::string request_id = RequestAccounting::AssignRequestId(&request);
   // Until a route matches, the method is the client's free text: only the
   // standard ones become label values, so clients cannot mint metric series.
   const std::string unrouted_method =
-      IsStandardHttpMethod(http_method) ? http_method : "other";
-  auto reply = [this, respond, request_id](HttpResponse response,
-                                           const std::string& route_label,
-                                           const std::string& method_label) {
-    response.set("X-Request-Id", Beast(request_id));
-    CountRequest(route_label, method_label, response.result_int());
+      RequestAccounting::MethodLabel(http_method);
+  // Every answer below goes through here: id, count and latency.
+  auto reply = [this, respond, request_id, start](
+                   HttpResponse response, const std::string& route_label,
+                   const std::string& method_label) {
+    accounting_->Answered(route_label, method_label, start, request_id,
+                          &response);
     respond(std::move(response));
   };
 
@@ -391,12 +451,20 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     return;
   }
   const std::shared_ptr<const ApiCatalog>& catalog = serving->catalog;
-  std::optional<RouteMatch> match =
-      catalog ? catalog->routes().Match(http_method, path) : std::nullopt;
+  if (catalog == nullptr) {
+    // Nothing to route by yet (e.g. every --reflect target was down at
+    // start): the client may try again, unlike a 404.
+    reply(JsonResponse(http::status::service_unavailable,
+                       JsonErrorBody(absl::UnavailableError(
+                           "no services loaded yet: the gateway has not "
+                           "read any API descriptors (it asks again at its "
+                           "next reload)"))),
+          "unmatched", unrouted_method);
+    return;
+  }
+  std::optional<RouteMatch> match = catalog->routes().Match(http_method, path);
   if (!match) {
-    std::vector<std::string> allowed =
-        catalog ? catalog->routes().AllowedMethods(path)
-                : std::vector<std::string>();
+    std::vector<std::string> allowed = catalog->routes().AllowedMethods(path);
     if (!allowed.empty()) {
       HttpResponse response = GatewayError(
           http::status::method_not_allowed, absl::StatusCode::kUnimplemented,
@@ -476,15 +544,14 @@ void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
     timeout = *parsed;
   }
   call->context.set_deadline(absl::ToChronoTime(start + timeout));
-  call->context.AddMetadata("x-request-id", request_id);
+  call->context.AddMetadata(mesh::kRequestIdKey, request_id);
+  AddTraceContext(request, &call->context);
   for (const auto& field : request) {
     absl::string_view name(field.name_string().data(),
                            field.name_string().size());
     absl::string_view value(field.value().data(), field.value().size());
     std::string key;
-    if (absl::EqualsIgnoreCase(name, "authorization") ||
-        absl::EqualsIgnoreCase(name, "traceparent") ||
-        absl::EqualsIgnoreCase(name, "tracestate")) {
+    if (absl::EqualsIgnoreCase(name, "authorization")) {
       key = absl::AsciiStrToLower(name);
     } else if (absl::StartsWithIgnoreCase(name, "Grpc-Metadata-")) {
       key = absl::AsciiStrToLower(name.substr(strlen("Grpc-Metadata-")));
@@ -590,29 +657,8 @@ void RestGateway::FinishUnary(std::unique_ptr<Call> call) {
   Finish(call.get(), std::move(response));
 }
 
-void RestGateway::CountRequest(const std::string& route_label,
-                               const std::string& http_method, int code) {
-  requests_total_
-      ->Add({{"route", route_label},
-             {"method", http_method},
-             {"code", std::to_string(code)}})
-      .Increment();
-}
-
-void RestGateway::ObserveLatency(const HttpRoute& route,
-                                 const std::string& http_method,
-                                 absl::Time start) {
-  request_seconds_
-      ->Add({{"route", route.path_template}, {"method", http_method}},
-            prometheus::Histogram::BucketBoundaries{
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                1, 2.5, 5, 10})
-      .Observe(absl::ToDoubleSeconds(absl::Now() - start));
-}
-
 void RestGateway::Finish(Call* call, HttpResponse response) {
-  ObserveLatency(*call->route, call->http_method, call->start);
-  call->respond(std::move(response));
+  call->respond(std::move(response));  // counted and timed there
 }
 
 void RestGateway::HandleReady(Reply respond) {

@@ -9,21 +9,33 @@
 // application/x-ndjson, chunked: one JSON message per line, read from the
 // backend only as fast as the client takes them. An error after the first
 // message ends the stream with the line {"error": <google.rpc.Status>}; an
-// error before it is an ordinary error response.
+// error before it is an ordinary error response. The stream's end is also
+// told in HTTP/1.1 chunked trailers (the head declares `Trailer:
+// Grpc-Status`): `Grpc-Status: <gRPC code>` (0 when it ended well) and the
+// backend's trailing metadata as `Grpc-Metadata-<key>` (the names a unary
+// answer uses for headers), so the body lines stay messages only. Clients
+// that ignore trailers (browsers' fetch, Python's http.client) lose only
+// the metadata: the status is in the body too.
 //
 // GET /openapi.json answers an OpenAPI 3 document of the catalog in use,
 // built once per catalog.
 //
-// Per request: X-Request-Id is taken or made up, and returned; the
-// `Authorization`, `X-Request-Id`, `traceparent`, `tracestate` and
-// `Grpc-Metadata-<key>` headers become gRPC metadata; the backend's initial
-// and trailing metadata come back as `Grpc-Metadata-<key>` headers;
-// `Grpc-Timeout` (gRPC's format, e.g. "500m") sets the deadline; without
-// it, the mesh config's timeout for the method (method_timeouts, timeout)
-// when the config names the service, else the gateway's default timeout. Every error is a google.rpc.Status JSON body with the HTTP
+// Per request: X-Request-Id is taken or made up (RequestAccounting), and
+// returned on every answer; the `Authorization`, `X-Request-Id`,
+// `tracestate` and `Grpc-Metadata-<key>` headers become gRPC metadata; the
+// gateway is a hop of the trace: the backend gets a `traceparent` with the
+// client's trace id and flags and a new span id (a new trace when the
+// client sent no valid one, and then no tracestate); the backend's initial
+// and trailing metadata come back as `Grpc-Metadata-<key>` headers.
+// The deadline of a backend call, first that applies: the request's
+// `Grpc-Timeout` (gRPC's format, e.g. "500m"); the mesh config's timeout
+// for the method (method_timeouts, timeout) when the config names the
+// service; RestGatewayOptions::default_timeout (--default_timeout).
+// Every error is a google.rpc.Status JSON body with the HTTP
 // status of its code (status/status_mapping.h), including the gateway's own:
 // no route 404, wrong method 405 (with Allow), bad input 400, unsupported
-// media type 415, backend down 503, deadline 504.
+// media type 415, backend down or no catalog yet 503, deadline 504.
+// Every answer is counted and timed (RequestAccounting).
 //
 // Thread-safety: thread-safe. The catalog and its backends are swapped
 // atomically by SetCatalog(); a request keeps the ones it started with.
@@ -32,11 +44,17 @@
 //   RestGateway gateway(options, backends);
 //   gateway.SetCatalog(*ApiCatalog::Create(files));
 //   server = HttpServer::Create(http_options,
-//       [&](HttpRequest r, HttpResponder d) { gateway.Handle(std::move(r), d); },
-//       RestGateway::ErrorResponse);
+//       [&](HttpRequest r, HttpResponder d) { gateway.Handle(std::move(r), d);
+//       },
+//       [&](auto status, std::string message, const HttpRequest& head,
+//           absl::Time start) {
+//         return gateway.ServerErrorResponse(status, std::move(message),
+//                                            head, start);
+//       });
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,15 +66,13 @@
 #include "absl/time/time.h"
 #include "gateway/api_catalog.h"
 #include "gateway/http_server.h"
+#include "gateway/request_accounting.h"
 #include "gateway/request_transcoder.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "mesh/mesh.h"
-#include "prometheus/counter.h"
-#include "prometheus/family.h"
-#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace stubmesh::gateway {
@@ -68,14 +84,24 @@ struct RestGatewayOptions {
   // Threads that finish unary calls (read the backend's answer, write the
   // JSON); one is enough for one core.
   int completion_threads = 1;
-  // Where /metrics comes from; the gateway adds its HTTP metrics to it.
+  // Where /metrics comes from.
   std::shared_ptr<prometheus::Registry> metrics =
       std::make_shared<prometheus::Registry>();
+  // Where answers are counted, shared with the layers in front of the
+  // gateway; null: one of its own, on `metrics`.
+  std::shared_ptr<RequestAccounting> accounting;
 };
 
 // Where each service's calls go: full service name → gRPC target; "*" is
 // the fallback.
 using BackendTargets = std::map<std::string, std::string>;
+
+// Where calls to `service` go when the mesh config does not name it: its
+// command-line backend (`flags`), else where reflection found it
+// (`discovered`), else the command line's "*" fallback; nullopt when none.
+std::optional<std::string> BackendTargetFor(const std::string& service,
+                                            const BackendTargets& flags,
+                                            const BackendTargets& discovered);
 
 class RestGateway {
  public:
@@ -99,9 +125,14 @@ class RestGateway {
 
   void Handle(HttpRequest request, HttpResponder respond);
 
-  // The answer to an HTTP-level error (for HttpServer).
+  // The answer to an HTTP-level error, as a google.rpc.Status body.
   static HttpResponse ErrorResponse(boost::beast::http::status status,
                                     std::string message);
+  // The same, for HttpServer's error_responder: with the X-Request-Id of
+  // `head` (or a new one), counted and timed under route "rejected".
+  HttpResponse ServerErrorResponse(boost::beast::http::status status,
+                                   std::string message, const HttpRequest& head,
+                                   absl::Time start);
 
  private:
   struct Call;
@@ -120,14 +151,11 @@ class RestGateway {
   void PollCompletions();
   void FinishUnary(std::unique_ptr<Call> call);
   void HandleReady(Reply reply);
-  void CountRequest(const std::string& route_label,
-                    const std::string& http_method, int code);
-  void ObserveLatency(const HttpRoute& route, const std::string& http_method,
-                      absl::Time start);
 
   const RestGatewayOptions options_;
   const BackendTargets backends_;
   const mesh::Mesh* const mesh_;
+  const std::shared_ptr<RequestAccounting> accounting_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const Serving> serving_ ABSL_GUARDED_BY(mu_);
@@ -138,9 +166,6 @@ class RestGateway {
   absl::flat_hash_set<grpc::ClientContext*> in_flight_
       ABSL_GUARDED_BY(calls_mu_);
   bool stopping_ ABSL_GUARDED_BY(calls_mu_) = false;
-
-  prometheus::Family<prometheus::Counter>* requests_total_;
-  prometheus::Family<prometheus::Histogram>* request_seconds_;
 };
 
 }  // namespace stubmesh::gateway

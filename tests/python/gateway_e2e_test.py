@@ -32,6 +32,7 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
 import unittest
 import urllib.parse
@@ -52,6 +53,14 @@ MAX_HEADER_BYTES = 16 << 10
 
 # How long one HTTP exchange may take before the test gives up on it.
 HTTP_TIMEOUT_S = 10.0
+
+# The main gateway's --default_timeout: the deadline of calls to its
+# --backend services when the request has no Grpc-Timeout (and it has no
+# mesh config).
+DEFAULT_TIMEOUT_S = 2.0
+
+# How much later than its deadline a call cut short by it may answer.
+DEADLINE_SLACK_S = 0.3
 
 ERROR_KEYS = {"code", "message", "details"}
 
@@ -156,6 +165,13 @@ def raw_status(answer):
     return int(match.group(1)) if match else None
 
 
+def raw_header(answer, name):
+    """The value of the first header `name` of a raw HTTP answer, or None."""
+    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1")
+    match = re.search(r"(?im)^%s:[ \t]*(.*?)[ \t]*\r?$" % re.escape(name), head)
+    return match.group(1) if match else None
+
+
 def raw_json_body(answer):
     """The JSON body of a raw HTTP answer with a Content-Length."""
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -167,6 +183,63 @@ def raw_json_body(answer):
 
 def q(value):
     return urllib.parse.quote(value, safe="")
+
+
+def serving_lines(server):
+    """How many times a gateway has loaded its catalog (its log says so)."""
+    with open(server.log_path, "rb") as f:
+        return f.read().count(b"gateway: serving ")
+
+
+class KeepAliveLoad(object):
+    """One client thread sending GETs on one kept-alive connection (a new
+    one only if the gateway closes it) until stopped; every answer must have
+    the status the path gave when the load started."""
+
+    def __init__(self, port, paths, max_requests=20000):
+        self.port = port
+        self.paths = paths
+        self.max_requests = max_requests
+        self.failures = []
+        self._count = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def count(self):
+        return self._count
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(HTTP_TIMEOUT_S * 2)
+
+    def _run(self):
+        conn = None
+        want = {}
+        while not self._stop.is_set() and self._count < self.max_requests:
+            path = self.paths[self._count % len(self.paths)]
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                      timeout=HTTP_TIMEOUT_S)
+                conn.request("GET", path)
+                resp = conn.getresponse()
+                resp.read()
+                want.setdefault(path, resp.status)
+                if resp.status != want[path] or resp.status >= 500:
+                    self.failures.append("%s: HTTP %d" % (path, resp.status))
+                if resp.will_close:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as e:
+                self.failures.append("%s: %r" % (path, e))
+                conn = None
+            self._count += 1
+        if conn is not None:
+            conn.close()
 
 
 class GatewayE2ETest(unittest.TestCase):
@@ -201,12 +274,13 @@ class GatewayE2ETest(unittest.TestCase):
         echo_addr = cls.echo_server.start()
 
         cls.gateway = cls._start_gateway("gateway", {
-            USER_SERVICE: user_addr, ORDER_SERVICE: order_addr, ECHO_SERVICE: echo_addr})
+            USER_SERVICE: user_addr, ORDER_SERVICE: order_addr, ECHO_SERVICE: echo_addr},
+            ["--default_timeout=%gs" % DEFAULT_TIMEOUT_S])
         # Ready: every backend answers its health check through the gateway.
         cls._wait_http(cls.gateway, "/readyz", 200)
 
     @classmethod
-    def _start_gateway(cls, name, backends):
+    def _start_gateway(cls, name, backends, extra_args=()):
         """Starts a gateway on port 0 and waits for /healthz 200."""
         log_dir = os.path.join(cls.tmp, name)
         os.makedirs(log_dir, exist_ok=True)
@@ -214,6 +288,7 @@ class GatewayE2ETest(unittest.TestCase):
                 "--descriptor_set=" + descriptor_set(),
                 "--descriptor_set=" + transcoding_descriptor_set()]
         argv += ["--backend=%s=%s" % (service, target) for service, target in sorted(backends.items())]
+        argv += list(extra_args)
         server = lib.ServerProcess("gateway", argv, log_dir)
         server.start()
         server.port = int(server.address.rsplit(":", 1)[1])
@@ -299,6 +374,9 @@ class GatewayE2ETest(unittest.TestCase):
             self.assertIn(message_contains, body["message"], resp)
         return body
 
+    def metrics(self):
+        return self.call("GET", "/metrics").body.decode("utf-8")
+
     def assertStillServing(self):
         resp = self.call("GET", "/healthz")
         self.assertEqual(resp.status, 200, "gateway no longer healthy: %r\n%s" % (
@@ -335,32 +413,64 @@ class GatewayE2ETest(unittest.TestCase):
             return [line for line in f.read().decode("utf-8", "replace").splitlines()
                     if " access " in line and needle in line]
 
-    def test_deadline_request_id_and_trace_reach_the_last_hop(self):
-        user = self.create_user()
-        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-        request_id = "rid-" + uuid.uuid4().hex
-        created = self.assertJson(self.call_json(
-            "POST", "/v1/orders",
-            {"userId": user["id"], "items": [{"sku": "B-1", "quantity": 1,
-                                              "unitPriceCents": 5}]},
-            headers={"Grpc-Timeout": "1500m", "X-Request-Id": request_id,
-                     "traceparent": "00-%s-00f067aa0ba902b7-01" % trace_id}), 200)
-        self.assertEqual(created["total"], 5)
-        # Asserted where the calls arrived: order_svc, then user_svc behind it.
+    def hop_lines(self, request_id):
+        """The access lines of one request at order_svc, then user_svc."""
+        found = []
         for server, method in ((self.order_server, "OrderService/CreateOrder"),
                                (self.user_server, "UserService/GetUser")):
             lines = []
             lib.wait_until(lambda: lines.extend(self.access_lines(server, request_id)) or lines,
                            10, "%s access line with rid=%s" % (server.name, request_id))
-            line = lines[0]
-            self.assertIn(method + " OK", line)
+            self.assertIn(method + " OK", lines[0])
+            found.append(lines[0])
+        return found
+
+    def place_order(self, headers):
+        user = self.create_user()
+        created = self.assertJson(self.call_json(
+            "POST", "/v1/orders",
+            {"userId": user["id"], "items": [{"sku": "B-1", "quantity": 1,
+                                              "unitPriceCents": 5}]},
+            headers=headers), 200)
+        self.assertEqual(created["total"], 5)
+
+    def test_deadline_request_id_and_trace_reach_the_last_hop(self):
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        client_span = "00f067aa0ba902b7"
+        request_id = "rid-" + uuid.uuid4().hex
+        self.place_order({"Grpc-Timeout": "1500m", "X-Request-Id": request_id,
+                          "traceparent": "00-%s-%s-01" % (trace_id, client_span)})
+        # Asserted where the calls arrived: order_svc, then user_svc behind it.
+        spans = []
+        for line in self.hop_lines(request_id):
             self.assertIn(" trace=%s " % trace_id, line)
+            spans.append(re.search(r" span=([0-9a-f]{16}) ", line).group(1))
             left = int(re.search(r" deadline=(\d+)ms", line).group(1))
             # The gateway's 1.5 s, less what the hops before took (gRPC
             # rounds a timeout up when it sends it: a few ms of slack); never
-            # the order service's own 2 s lookup timeout or the gateway's 10 s.
+            # the order service's own 2 s lookup timeout or the gateway's
+            # default.
             self.assertLessEqual(left, 1550, line)
             self.assertGreater(left, 500, line)
+        # Each hop is a span of its own: the gateway's (order_svc's parent)
+        # and order_svc's (user_svc's parent), neither the client's.
+        self.assertNotIn(client_span, spans)
+        self.assertNotEqual(spans[0], spans[1])
+
+    def test_a_request_without_valid_trace_context_starts_a_trace(self):
+        for traceparent in (None, "00-nonsense-01",
+                            "00-00000000000000000000000000000000-00f067aa0ba902b7-01"):
+            with self.subTest(traceparent=traceparent):
+                request_id = "rid-" + uuid.uuid4().hex
+                headers = {"X-Request-Id": request_id, "tracestate": "vendor=dropped"}
+                if traceparent:
+                    headers["traceparent"] = traceparent
+                self.place_order(headers)
+                traces = [re.search(r" trace=([0-9a-f]{32}) span=([0-9a-f]{16}) ", line).groups()
+                          for line in self.hop_lines(request_id)]
+                # One new trace, through both hops.
+                self.assertEqual(traces[0][0], traces[1][0])
+                self.assertNotEqual(traces[0][1], traces[1][1])
 
     def test_order_service_metrics_count_what_was_called(self):
         user = self.create_user()
@@ -391,11 +501,15 @@ class GatewayE2ETest(unittest.TestCase):
 
     def test_metrics_count_requests_by_route(self):
         self.call("GET", "/v1/users/424242")
-        text = self.call("GET", "/metrics").body.decode("utf-8")
+        self.call("GET", "/v1/no/such/route")
+        text = self.metrics()
         self.assertRegex(
             text,
             r'http_requests_total\{code="404",method="GET",route="/v1/users/\{id\}"\} [1-9]')
-        self.assertIn("http_request_duration_seconds_bucket", text)
+        # Every answer is timed, not only backend calls.
+        for route in (r"/v1/users/\{id\}", "unmatched", "/healthz"):
+            self.assertRegex(text, r'http_request_duration_seconds_count\{method="GET",'
+                                   r'route="%s"\} [1-9]' % route)
         # Restarts show (server/process_start_time.h): when the gateway started.
         start = float(re.search(r"(?m)^process_start_time_seconds (\S+)$", text).group(1))
         self.assertLessEqual(start, time.time())
@@ -603,11 +717,17 @@ class GatewayE2ETest(unittest.TestCase):
     def test_body_over_limit_is_413(self):
         size = MAX_BODY_BYTES + 1
         head = ("POST /v1/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "X-Request-Id: rid-too-big\r\n"
                 "Content-Length: %d\r\n\r\n" % size).encode("ascii")
         body = b'{"name":"' + b"x" * (size - 11) + b'"}'
         self.assertEqual(len(body), size)
         answer = raw_exchange(self.gateway.port, head, body)
         self.assertEqual(raw_status(answer), 413, answer and answer[:300])
+        # Answered by the HTTP server itself, with the client's request id,
+        # and counted.
+        self.assertEqual(raw_header(answer, "X-Request-Id"), "rid-too-big", answer[:300])
+        self.assertRegex(self.metrics(), r'http_requests_total\{code="413",method="POST",'
+                                         r'route="rejected"\} [1-9]')
         error = raw_json_body(answer)
         self.assertEqual(set(error), ERROR_KEYS)
         self.assertEqual(error["details"], [])
@@ -621,8 +741,14 @@ class GatewayE2ETest(unittest.TestCase):
         self.assertEqual(len(resp.json()["name"]), MAX_BODY_BYTES - 11)
 
     def test_header_over_limit_is_431(self):
-        resp = self.call("GET", "/v1/echo/1", headers={"X-Big": "a" * (MAX_HEADER_BYTES + 1024)})
+        resp = self.call("GET", "/v1/echo/1", headers={
+            "X-Big": "a" * (MAX_HEADER_BYTES + 1024), "X-Request-Id": "unread"})
         self.assertError(resp, 431)
+        # Answered by the HTTP server itself (with the client's id when
+        # it was read before the limit hit, else a new one), and counted.
+        self.assertRegex(resp.header("X-Request-Id") or "", r"^(unread|[0-9a-f]{32})$", resp)
+        self.assertRegex(self.metrics(), r'http_requests_total\{code="431",method="GET",'
+                                         r'route="rejected"\} [1-9]')
         self.assertStillServing()
 
     def test_backend_not_found_is_404(self):
@@ -643,39 +769,87 @@ class GatewayE2ETest(unittest.TestCase):
             "userId": "987654321", "items": [{"sku": "CUP", "quantity": 1, "unitPriceCents": 1}]})
         self.assertError(resp, 400, code=9, message_contains="order.user_id")
 
-    def test_service_found_by_reflection_is_served_without_restart(self):
-        # A gateway that knows the user and order services from a descriptor
-        # set and asks a port where no server runs yet; the echo backend
-        # comes up there later, and a SIGHUP makes the gateway serve it.
+    def test_service_found_by_reflection_is_served_and_reloads_drop_nothing(self):
+        # Two gateways ask a port where no server runs yet:
+        # - `mixed` knows the user and order services from a descriptor set
+        #   and reloads on SIGHUP;
+        # - `reflect_only` has nothing but --reflect and reloads every 0.2 s:
+        #   it serves 503 until its target answers.
+        # The echo backend then comes up there; both serve it, and go on
+        # serving everything, without one failed request, through reloads
+        # under load.
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             echo_port = s.getsockname()[1]
-        log_dir = os.path.join(self.tmp, "gateway_reflect")
-        os.makedirs(log_dir, exist_ok=True)
-        gateway = lib.ServerProcess("gateway", [
-            gateway_binary(), "--port=0", "--descriptor_set=" + descriptor_set(),
-            "--backend=%s=%s" % (USER_SERVICE, self.user_server.address),
-            "--backend=%s=%s" % (ORDER_SERVICE, self.order_server.address),
-            "--reflect=127.0.0.1:%d" % echo_port], log_dir)
+        reflect = "--reflect=127.0.0.1:%d" % echo_port
+        gateways = {}
+        for name, args in (
+                ("mixed", ["--descriptor_set=" + descriptor_set(),
+                           "--backend=%s=%s" % (USER_SERVICE, self.user_server.address),
+                           "--backend=%s=%s" % (ORDER_SERVICE, self.order_server.address),
+                           reflect]),
+                ("reflect_only", [reflect, "--reload_interval=0.2s"])):
+            log_dir = os.path.join(self.tmp, "gateway_" + name)
+            os.makedirs(log_dir, exist_ok=True)
+            gateways[name] = lib.ServerProcess("gateway", [gateway_binary(), "--port=0"] + args,
+                                               log_dir)
+        mixed, reflect_only = gateways["mixed"], gateways["reflect_only"]
         echo = None
         try:
-            gateway.start()
-            port = int(gateway.address.rsplit(":", 1)[1])
-            self.assertError(self.call("GET", "/v1/echo/7", port=port), 404, code=5)
+            for gateway in gateways.values():
+                gateway.start()
+                gateway.port = int(gateway.address.rsplit(":", 1)[1])
+            self.assertError(self.call("GET", "/v1/echo/7", port=mixed.port), 404, code=5)
+            self.assertError(self.call("GET", "/v1/echo/7", port=reflect_only.port), 503, code=14,
+                             message_contains="no services loaded yet")
+            self.assertEqual(self.call("GET", "/healthz", port=reflect_only.port).status, 200)
+            self.assertTrue(reflect_only.running(), reflect_only.stderr_tail())
+
             echo = lib.ServerProcess("echo_backend", [
-                echo_backend_binary(), "--port=%d" % echo_port, lib.NO_DRAIN], log_dir)
+                echo_backend_binary(), "--port=%d" % echo_port, lib.NO_DRAIN], self.tmp)
             echo.start()
-            gateway.proc.send_signal(signal.SIGHUP)
-            lib.wait_until(lambda: self.call("GET", "/v1/echo/7", port=port).status == 200,
-                           20, "the reflected EchoService to be served")
-            self.assertEqual(self.assertJson(self.call("GET", "/v1/echo/7?name=r", port=port)),
-                             {"id": "7", "name": "r"})
+            mixed.proc.send_signal(signal.SIGHUP)
+            for gateway in gateways.values():
+                lib.wait_until(
+                    lambda: self.call("GET", "/v1/echo/7", port=gateway.port).status == 200,
+                    20, "the reflected EchoService to be served by %s" % gateway.log_path)
+                self.assertEqual(self.assertJson(self.call("GET", "/v1/echo/7?name=r",
+                                                           port=gateway.port)),
+                                 {"id": "7", "name": "r"})
             # What it served before is still served.
-            self.assertError(self.call("GET", "/v1/users/987654321", port=port), 404, code=5)
+            self.assertError(self.call("GET", "/v1/users/987654321", port=mixed.port), 404, code=5)
+
+            # Keep-alive load on both while they reload.
+            loads = [KeepAliveLoad(g.port, ["/v1/echo/%d?name=load" % i for i in (1, 2, 3)] +
+                                   (["/v1/users/987654321"] if g is mixed else []))
+                     for g in (mixed, reflect_only)]
+            for load in loads:
+                load.start()
+            try:
+                for _ in range(5):
+                    loaded = serving_lines(mixed)
+                    mixed.proc.send_signal(signal.SIGHUP)
+                    lib.wait_until(lambda: serving_lines(mixed) > loaded, 10,
+                                   "a reload of %s" % mixed.log_path)
+                loaded = serving_lines(reflect_only)
+                lib.wait_until(lambda: serving_lines(reflect_only) >= loaded + 5, 10,
+                               "5 periodic reloads of %s" % reflect_only.log_path)
+                lib.wait_until(lambda: all(load.count() >= 50 for load in loads), 20,
+                               "50 requests through each gateway")
+            finally:
+                for load in loads:
+                    load.stop()
+            for load in loads:
+                self.assertEqual(load.failures, [], "%d failed of %d" % (
+                    len(load.failures), load.count()))
+            self.assertError(self.call("GET", "/v1/users/987654321", port=mixed.port), 404, code=5)
+            self.assertEqual(self.call("GET", "/v1/echo/8", port=reflect_only.port).status, 200)
         finally:
             if echo is not None:
                 echo.stop()
-            self.assertEqual(gateway.stop(), 0, gateway.stderr_tail())
+            for gateway in gateways.values():
+                if gateway.proc is not None:
+                    self.assertEqual(gateway.stop(), 0, gateway.stderr_tail())
 
     def test_backend_down_is_503(self):
         # A second gateway whose EchoService backend is a closed port
@@ -705,10 +879,20 @@ class GatewayE2ETest(unittest.TestCase):
     def test_deadline_is_504_and_quick(self):
         resp = self.call("GET", "/v1/echo/1?wait=2s", headers={"Grpc-Timeout": "50m"})
         self.assertError(resp, 504, code=4)
-        self.assertLess(resp.elapsed_s, 1.0, "the deadline did not cut the call short")
+        self.assertGreaterEqual(resp.elapsed_s, 0.05, resp)
+        self.assertLess(resp.elapsed_s, 0.05 + DEADLINE_SLACK_S,
+                        "the deadline did not cut the call short")
         # A wait inside the deadline answers.
         resp = self.call("GET", "/v1/echo/1?wait=0.05s", headers={"Grpc-Timeout": "5S"})
         self.assertEqual(self.assertJson(resp)["wait"], "0.050s")
+
+    def test_default_timeout_is_the_deadline_of_a_backend_flag_service(self):
+        # No Grpc-Timeout and no mesh config: --default_timeout (2 s), not
+        # the built-in 10 s nor the 5 s the backend would take.
+        resp = self.call("GET", "/v1/echo/1?wait=5s")
+        self.assertError(resp, 504, code=4)
+        self.assertGreaterEqual(resp.elapsed_s, DEFAULT_TIMEOUT_S - 0.05, resp)
+        self.assertLess(resp.elapsed_s, DEFAULT_TIMEOUT_S + DEADLINE_SLACK_S, resp)
 
     def test_bad_grpc_timeout_is_400(self):
         resp = self.call("GET", "/v1/echo/1", headers={"Grpc-Timeout": "soon"})
@@ -762,12 +946,25 @@ class GatewayE2ETest(unittest.TestCase):
         })
         self.assertJson(resp)
         self.assertEqual(resp.header("Grpc-Metadata-Echo-Authorization"), "Bearer secret-token")
-        self.assertEqual(resp.header("Grpc-Metadata-Echo-Traceparent"), traceparent)
+        # The gateway's own span in the client's trace, with its flags.
+        sent = resp.header("Grpc-Metadata-Echo-Traceparent") or ""
+        self.assertRegex(sent, r"^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$", resp)
+        self.assertNotEqual(sent, traceparent)
         self.assertEqual(resp.header("Grpc-Metadata-Echo-Tracestate"), "vendor=value")
         self.assertEqual(resp.header("Grpc-Metadata-Echo-X-Custom"), "custom value")
         # Only the named headers and Grpc-Metadata-* become metadata.
         self.assertIsNone(resp.header("Grpc-Metadata-Echo-X-Not-Forwarded"), resp)
         self.assertEqual(resp.header("Grpc-Metadata-X-Trailer"), "done")
+        # Not sampled stays not sampled; an invalid one starts a new trace
+        # and drops the tracestate that went with it.
+        resp = self.call("GET", "/v1/echo/1", headers={
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"})
+        self.assertRegex(resp.header("Grpc-Metadata-Echo-Traceparent") or "",
+                         r"^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-00$", resp)
+        resp = self.call("GET", "/v1/echo/1", headers={"traceparent": "01-bad", "tracestate": "a=b"})
+        self.assertRegex(resp.header("Grpc-Metadata-Echo-Traceparent") or "",
+                         r"^00-[0-9a-f]{32}-[0-9a-f]{16}-01$", resp)
+        self.assertIsNone(resp.header("Grpc-Metadata-Echo-Tracestate"), resp)
 
     def test_bad_metadata_header_is_400(self):
         resp = self.call("GET", "/v1/echo/1", headers={"Grpc-Metadata-X-Bin-Bin": "not base64!"})
@@ -955,6 +1152,8 @@ class GatewayE2ETest(unittest.TestCase):
                 if status == 400:
                     error = raw_json_body(answer)
                     self.assertEqual(set(error), ERROR_KEYS)
+                    self.assertRegex(raw_header(answer, "X-Request-Id") or "",
+                                     r"^[0-9a-f]{32}$", answer)
                 self.assertStillServing()
 
     def test_keep_alive_serves_many_requests_on_one_connection(self):
@@ -999,7 +1198,7 @@ class GatewayE2ETest(unittest.TestCase):
         # 5 messages 0.2 s apart, 0.5 s allowed: some lines, then the error.
         resp = self.call("GET", "/v1/stream?count=5&wait=0.2s", headers={"Grpc-Timeout": "500m"})
         self.assertEqual(resp.status, 200, resp)
-        self.assertLess(resp.elapsed_s, 1.5, resp)
+        self.assertLess(resp.elapsed_s, 0.5 + DEADLINE_SLACK_S, resp)
         lines = [json.loads(line) for line in resp.body.decode("utf-8").splitlines()]
         self.assertGreaterEqual(len(lines), 2, resp)
         self.assertLess(len(lines), 6, resp)
@@ -1008,6 +1207,43 @@ class GatewayE2ETest(unittest.TestCase):
         self.assertEqual(set(lines[-1]), {"error"}, resp)
         self.assertEqual(lines[-1]["error"]["code"], 4, resp)
         self.assertEqual(lines[-1]["error"]["details"], [], resp)
+
+    def read_stream_raw(self, path):
+        """A stream's answer, read raw: (head, body lines, trailer fields)."""
+        answer = raw_exchange(self.gateway.port,
+                              ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                               % path).encode("ascii"))
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        body = b""
+        while True:  # chunked framing, by hand: http.client drops trailers
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line, 16)
+            if size == 0:
+                break
+            body += rest[:size]
+            self.assertEqual(rest[size:size + 2], b"\r\n", answer)
+            rest = rest[size + 2:]
+        self.assertTrue(rest.endswith(b"\r\n"), answer)
+        trailers = {}
+        for line in rest.decode("latin-1").split("\r\n"):
+            if line:
+                name, _, value = line.partition(":")
+                trailers[name.strip().lower()] = value.strip()
+        return head.decode("latin-1"), body.decode("utf-8").splitlines(), trailers
+
+    def test_stream_trailers_carry_status_and_trailing_metadata(self):
+        head, lines, trailers = self.read_stream_raw("/v1/stream?count=2&name=t")
+        self.assertRegex(head, r"(?im)^trailer: grpc-status\r?$")
+        self.assertEqual(len(lines), 2, lines)  # only messages in the body
+        self.assertEqual(trailers, {"grpc-status": "0", "grpc-metadata-x-trailer": "done"})
+        # A stream that fails after messages: its code there too.
+        head, lines, trailers = self.read_stream_raw("/v1/stream?count=1&flag=true")
+        self.assertEqual(json.loads(lines[-1])["error"]["code"], 10, lines)
+        self.assertEqual(trailers, {"grpc-status": "10", "grpc-metadata-x-trailer": "done"})
+        # An empty stream ends with them as well.
+        head, lines, trailers = self.read_stream_raw("/v1/stream?count=0")
+        self.assertEqual(lines, [])
+        self.assertEqual(trailers["grpc-status"], "0")
 
     def test_stream_that_fails_before_any_message_is_a_plain_error(self):
         resp = self.call("GET", "/v1/stream?count=3&name=fail:7")

@@ -197,6 +197,8 @@ class GatewaySecurityTest(unittest.TestCase):
 
     def assertError(self, resp, status, code):
         self.assertEqual(resp.status, status, resp)
+        # Refusals made before routing carry a request id too.
+        self.assertRegex(resp.headers.get("X-Request-Id") or "", r"^[0-9a-f]{32}$", resp)
         self.assertEqual(resp.headers.get("Content-Type"), "application/json", resp)
         body = resp.json()
         self.assertEqual(set(body), ERROR_KEYS, resp)
@@ -214,6 +216,10 @@ class GatewaySecurityTest(unittest.TestCase):
     # ---- authentication --------------------------------------------------
 
     def test_no_token_is_401_with_a_bare_challenge(self):
+        # The client's request id comes back on the refusal.
+        resp = self.get_echo(headers={"X-Request-Id": "rid-refused-1"})
+        self.assertEqual(resp.status, 401, resp)
+        self.assertEqual(resp.headers.get("X-Request-Id"), "rid-refused-1", resp)
         resp = self.get_echo()
         self.assertError(resp, 401, 16)
         self.assertEqual(resp.headers.get("WWW-Authenticate"), 'Bearer realm="stubmesh"')
@@ -368,6 +374,7 @@ class GatewaySecurityTest(unittest.TestCase):
         self.assertIn("POST", resp.headers.get("Access-Control-Allow-Methods"))
         self.assertIn("Authorization", resp.headers.get("Access-Control-Allow-Headers"))
         self.assertEqual(resp.headers.get("Access-Control-Max-Age"), "600")
+        self.assertRegex(resp.headers.get("X-Request-Id") or "", r"^[0-9a-f]{32}$", resp)
 
     def test_disallowed_origin_gets_no_cors_headers(self):
         resp = call(self.gateway.port, "OPTIONS", "/v1/echo/1", headers={
@@ -417,6 +424,11 @@ class GatewaySecurityTest(unittest.TestCase):
                             metrics.body, re.M)
         self.assertIsNotNone(counted, metrics.body[-2000:])
         self.assertGreaterEqual(int(counted.group(1)), 2)
+        # And in the gateway's request count, beside the routed answers.
+        answered = re.search(rb'^http_requests_total\{code="429",method="GET",route="rejected"\} '
+                             rb'(\d+)', metrics.body, re.M)
+        self.assertIsNotNone(answered, metrics.body[-3000:])
+        self.assertGreaterEqual(int(answered.group(1)), 2)
 
     # ---- TLS -------------------------------------------------------------
 
