@@ -71,7 +71,8 @@ class RecordingSink final : public HttpResponder::Sink,
     if (done) done(true);
   }
 
-  void End() override {
+  using HttpStream::End;
+  void End(::stubmesh::gateway::HttpTrailers) override {
     absl::MutexLock lock(&mu_);
     if (done_) Fail("stream ended twice");
     done_ = true;
