@@ -94,10 +94,14 @@ HttpResponse JsonResponse(http::status status, std::string body) {
   return response;
 }
 
-HttpResponse ErrorFromStatus(const grpc::Status& status) {
+// `detail_types` (may be null) also prints the details whose types only the
+// catalog's descriptors know.
+HttpResponse ErrorFromStatus(
+    const grpc::Status& status,
+    google::protobuf::util::TypeResolver* detail_types = nullptr) {
   return JsonResponse(static_cast<http::status>(
                           HttpStatusFromCode(ToAbslStatus(status).code())),
-                      JsonErrorBody(status));
+                      JsonErrorBody(status, detail_types));
 }
 
 // The gateway's own errors whose HTTP status is not the code's (405, 413,
@@ -366,7 +370,8 @@ class RestGateway::StreamCall final
         responder_.StartStream(std::move(head))
             ->End(StreamTrailers(final, call_->context));
       } else {
-        HttpResponse response = ErrorFromStatus(final);
+        HttpResponse response =
+            ErrorFromStatus(final, call_->route->json_types);
         CopyMetadataToHeaders(call_->context.GetServerInitialMetadata(),
                               &response);
         CopyMetadataToHeaders(call_->context.GetServerTrailingMetadata(),
@@ -379,7 +384,9 @@ class RestGateway::StreamCall final
                                             call_->http_method, call_->start);
       if (!final.ok()) {
         stream_->WriteChunk(
-            absl::StrCat("{\"error\":", JsonErrorBody(final), "}\n"), nullptr);
+            absl::StrCat("{\"error\":",
+                         JsonErrorBody(final, call_->route->json_types), "}\n"),
+            nullptr);
       }
       stream_->End(StreamTrailers(final, call_->context));
     }
@@ -628,7 +635,7 @@ void RestGateway::PollCompletions() {
 void RestGateway::FinishUnary(std::unique_ptr<Call> call) {
   const grpc::Status& status = call->status;
   if (!status.ok()) {
-    HttpResponse response = ErrorFromStatus(status);
+    HttpResponse response = ErrorFromStatus(status, call->route->json_types);
     CopyMetadataToHeaders(call->context.GetServerInitialMetadata(), &response);
     CopyMetadataToHeaders(call->context.GetServerTrailingMetadata(), &response);
     Finish(call.get(), std::move(response));

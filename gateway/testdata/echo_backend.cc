@@ -16,7 +16,8 @@
 //   two details: a google.rpc.BadRequest whose one field violation names
 //   <field> (description "rejected on request", reason "ASKED"), then a
 //   detail of a type no descriptor describes,
-//   "type.googleapis.com/stubmesh.testing.v1.Undescribed", bytes 08 2a.
+//   "type.googleapis.com/stubmesh.testing.v1.Undescribed", bytes 08 2a, then
+//   an EchoRequest whose name is <field>.
 // - Stream: `count` copies of the request with id = 1..count; with
 //   `flag` set it then ends with ABORTED "stream failed on purpose".
 
@@ -93,6 +94,10 @@ grpc::Status Rejection(absl::string_view field) {
   undescribed->set_type_url(
       "type.googleapis.com/stubmesh.testing.v1.Undescribed");
   undescribed->set_value(std::string("\x08\x2a", 2));
+  // A type the gateway knows only from the descriptor set it was given.
+  EchoRequest echoed;
+  echoed.set_name(std::string(field));
+  details.add_details()->PackFrom(echoed);
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message,
                       details.SerializeAsString());
 }

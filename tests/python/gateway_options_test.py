@@ -152,18 +152,24 @@ class GatewayOptionsTest(unittest.TestCase):
     def test_backend_error_details_arrive_as_json(self):
         # The echo backend answers name "reject:<field>" with INVALID_ARGUMENT
         # and a google.rpc.BadRequest naming <field>, then a detail of a type
-        # no descriptor describes (bytes 08 2a).
+        # no descriptor describes (bytes 08 2a), then an EchoRequest.
         resp = self.call("GET", "/v1/echo/1?name=reject:email")
         body = self.assertJson(resp, 400)
         self.assertEqual(body["code"], 3, resp)
         self.assertEqual(body["message"], "asked to reject email", resp)
-        self.assertEqual(body["details"], [
+        self.assertEqual(body["details"][:2], [
             {"@type": "type.googleapis.com/google.rpc.BadRequest",
              "fieldViolations": [{"field": "email", "description": "rejected on request",
                                   "reason": "ASKED"}]},
             {"@type": "type.googleapis.com/stubmesh.testing.v1.Undescribed",
              "value": base64.b64encode(b"\x08\x2a").decode("ascii")},
         ], resp)
+        # Described only by the gateway's --descriptor_set: printed as JSON
+        # (error bodies print every field, set or not).
+        echoed = body["details"][2]
+        self.assertEqual(echoed["@type"], "type.googleapis.com/stubmesh.testing.v1.EchoRequest",
+                         resp)
+        self.assertEqual((echoed["name"], echoed["id"], echoed["count"]), ("email", "0", 0), resp)
         # The same body whatever the gateway's response options.
         other = self.call("GET", "/v1/echo/1?name=reject:email", gateway=self.options_gateway)
         self.assertEqual(self.assertJson(other, 400), body, other)
