@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "mesh/trace_context.h"
 
@@ -68,24 +69,49 @@ void RequestAccounting::Answered(const std::string& route,
   ObserveLatency(route, method, start);
 }
 
+// No label value holds a NUL, so keys joined with one cannot collide.
+constexpr absl::string_view kKeySeparator("\0", 1);
+
 void RequestAccounting::Count(const std::string& route,
                               const std::string& method, int code) {
-  requests_total_
-      ->Add({{"route", route},
-             {"method", method},
-             {"code", std::to_string(code)}})
-      .Increment();
+  const std::string code_label = std::to_string(code);
+  const std::string key =
+      absl::StrCat(route, kKeySeparator, method, kKeySeparator, code_label);
+  prometheus::Counter* counter = nullptr;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = counters_.find(key);
+    if (it != counters_.end()) counter = it->second;
+  }
+  if (counter == nullptr) {
+    counter = &requests_total_->Add(
+        {{"route", route}, {"method", method}, {"code", code_label}});
+    absl::MutexLock lock(&mu_);
+    counters_.try_emplace(key, counter);
+  }
+  counter->Increment();
 }
 
 void RequestAccounting::ObserveLatency(const std::string& route,
                                        const std::string& method,
                                        absl::Time start) {
-  request_seconds_
-      ->Add({{"route", route}, {"method", method}},
-            prometheus::Histogram::BucketBoundaries{
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                1, 2.5, 5, 10})
-      .Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  const std::string key = absl::StrCat(route, kKeySeparator, method);
+  prometheus::Histogram* histogram = nullptr;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = histograms_.find(key);
+    if (it != histograms_.end()) histogram = it->second;
+  }
+  if (histogram == nullptr) {
+    histogram =
+        &request_seconds_->Add({{"route", route}, {"method", method}},
+                               prometheus::Histogram::BucketBoundaries{
+                                   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                   0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    absl::MutexLock lock(&mu_);
+    histograms_.try_emplace(key, histogram);
+  }
+  histogram->Observe(absl::ToDoubleSeconds(absl::Now() - start));
 }
 
 }  // namespace stubmesh::gateway

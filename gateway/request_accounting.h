@@ -27,7 +27,9 @@
 
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gateway/http_server.h"
 #include "prometheus/counter.h"
@@ -75,6 +77,14 @@ class RequestAccounting {
  private:
   prometheus::Family<prometheus::Counter>* requests_total_;
   prometheus::Family<prometheus::Histogram>* request_seconds_;
+  // The series found so far, by their label values joined with '\0':
+  // prometheus-cpp's Family::Add builds and hashes a label map under its
+  // lock, twice a request. Bounded, as the label values are.
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, prometheus::Counter*> counters_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Histogram*> histograms_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace stubmesh::gateway
