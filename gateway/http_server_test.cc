@@ -1,8 +1,10 @@
 #include "gateway/http_server.h"
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -35,14 +37,21 @@ HttpResponse ErrorText(http::status status, std::string message,
   return response;
 }
 
+// The threads that answer "/later". A responder must not be used after the
+// server is gone (it posts to the server's io_context), so the fixture joins
+// them before destroying the server; detached, one could still be inside
+// that post when the test ended (ASan: heap-use-after-free).
+std::mutex later_threads_mu;
+std::vector<std::thread> later_threads;
+
 // Answers "/echo" with the path, "/later" from another thread, "/stream"
 // with three chunks.
 void Handle(HttpRequest request, HttpResponder respond) {
   std::string target(request.target());
   if (target == "/later") {
-    std::thread([respond] {
-      respond(Text(http::status::ok, "later"));
-    }).detach();
+    std::lock_guard<std::mutex> lock(later_threads_mu);
+    later_threads.emplace_back(
+        [respond] { respond(Text(http::status::ok, "later")); });
   } else if (target == "/stream") {
     std::shared_ptr<HttpStream> stream =
         respond.StartStream(Text(http::status::ok, ""));
@@ -74,6 +83,15 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     server_->Start();
+  }
+
+  void TearDown() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(later_threads_mu);
+      threads.swap(later_threads);
+    }
+    for (std::thread& thread : threads) thread.join();
   }
 
   tcp::socket Connect() {
