@@ -16,6 +16,8 @@ packages=(
   # The gateway and metrics; OpenSSL for mTLS, the gateway's TLS listener
   # and JWT checks (the openssl CLI for tools/dev-ca.sh and the tests).
   libboost-dev prometheus-cpp-dev libssl-dev openssl
+  # tcmalloc for the servers and the gateway (bench/RESULTS.md: -10% CPU).
+  libgoogle-perftools-dev
   # Monitoring checks: promtool (deploy/check_monitoring.sh).
   prometheus
   # Benchmarks (bench/): load tools, the sidecar stand-in, and what the
