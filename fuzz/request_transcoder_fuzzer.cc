@@ -88,5 +88,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)TranscodeResponse(route, *response, print).ok();
     }
   }
+  // The body's bytes as a backend's answer: JSON or INTERNAL, never a crash.
+  absl::StatusOr<std::string> answer = TranscodeResponse(route, body, {});
+  if (!answer.ok() && answer.status().code() != absl::StatusCode::kInternal) {
+    std::fprintf(stderr, "not INTERNAL: %s\n",
+                 answer.status().ToString().c_str());
+    abort();
+  }
   return 0;
 }

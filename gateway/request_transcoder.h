@@ -60,14 +60,15 @@ absl::StatusOr<std::string> TranscodeResponse(
     const HttpRoute& route, const google::protobuf::Message& response,
     const google::protobuf::util::JsonPrintOptions& options);
 
-// The same JSON, from `response` and the wire bytes it was parsed from:
-// when the whole response is the body, the bytes go to JSON directly
-// instead of the message being serialized again first. (The two agree for
-// a canonical encoding, which every protobuf library writes: each field
-// once, in field-number order.)
+// The same JSON, from the response's wire bytes. When the whole response
+// is the body and the route has `json_types`, the bytes are checked to be
+// well-formed and go to JSON directly: no message is built (a backend's
+// answer is already in the canonical encoding that printing a parsed
+// message would produce: each field once, in field-number order).
+// Otherwise they are parsed into `route.response_prototype` first. Bytes
+// that are not a valid response: INTERNAL, naming the response type.
 absl::StatusOr<std::string> TranscodeResponse(
-    const HttpRoute& route, const google::protobuf::Message& response,
-    google::protobuf::io::ZeroCopyInputStream* wire_bytes,
+    const HttpRoute& route, absl::string_view wire_bytes,
     const google::protobuf::util::JsonPrintOptions& options);
 
 }  // namespace stubmesh::gateway

@@ -2,6 +2,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -253,6 +255,41 @@ TEST_F(ResponseTranscoderTest, ResponseBodyField) {
   EXPECT_EQ(Response("/v1/tags", R"({"id":"1"})"), "[]");
   EXPECT_EQ(Response("/v1/inner", R"({"id":"1","inner":{"text":"t"}})"),
             R"({"text":"t"})");
+}
+
+// The gateway's path: JSON from the backend's bytes. A whole-message body
+// is printed from the bytes; a response_body field needs the parsed message.
+TEST_F(ResponseTranscoderTest, FromWireBytesAgreesWithTheMessage) {
+  for (auto [path, json] : std::vector<std::pair<std::string, std::string>>{
+           {"/v1/echo/1", R"({"id":"1","shownAs":"x","kind":"KIND_SMALL"})"},
+           {"/v1/tags", R"({"id":"1","tags":["a","b"]})"},
+           {"/v1/inner", R"({"id":"1","inner":{"text":"t"}})"}}) {
+    std::optional<RouteMatch> match = (*catalog_)->routes().Match("GET", path);
+    const HttpRoute& route = (*catalog_)->route(match->route_index);
+    std::unique_ptr<Message> response(route.response_prototype->New());
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(json, response.get()).ok());
+    absl::StatusOr<std::string> out =
+        TranscodeResponse(route, response->SerializeAsString(), {});
+    ASSERT_TRUE(out.ok()) << path << ": " << out.status();
+    EXPECT_EQ(*out, Response(path, json)) << path;
+  }
+}
+
+TEST_F(ResponseTranscoderTest, WireBytesThatDoNotParseAreInternal) {
+  // Field 1 as a length-delimited value longer than what follows.
+  const std::string bytes = "\x0a\x10ab";
+  for (absl::string_view path : {"/v1/echo/1", "/v1/tags"}) {
+    std::optional<RouteMatch> match = (*catalog_)->routes().Match("GET", path);
+    const HttpRoute& route = (*catalog_)->route(match->route_index);
+    absl::StatusOr<std::string> out = TranscodeResponse(route, bytes, {});
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal) << path;
+    EXPECT_THAT(
+        out.status().message(),
+        HasSubstr("the backend's response does not parse as " +
+                  route.response_prototype->GetDescriptor()->full_name()))
+        << path;
+  }
 }
 
 }  // namespace

@@ -641,19 +641,15 @@ void RestGateway::FinishUnary(std::unique_ptr<Call> call) {
     Finish(call.get(), std::move(response));
     return;
   }
-  std::unique_ptr<google::protobuf::Message> reply(
-      call->route->response_prototype->New());
-  grpc::ProtoBufferReader reader(&call->response_bytes);
-  if (!reply->ParseFromZeroCopyStream(&reader)) {
-    Finish(call.get(), ErrorFromStatus(grpc::Status(
-                           grpc::StatusCode::INTERNAL,
-                           "the backend's response does not parse as " +
-                               reply->GetDescriptor()->full_name())));
-    return;
+  grpc::Slice bytes;  // one slice, as a small answer already is
+  if (!call->response_bytes.TrySingleSlice(&bytes).ok()) {
+    call->response_bytes.DumpToSingleSlice(&bytes);
   }
-  grpc::ProtoBufferReader wire_bytes(&call->response_bytes);
-  absl::StatusOr<std::string> json =
-      TranscodeResponse(*call->route, *reply, &wire_bytes, options_.json);
+  absl::StatusOr<std::string> json = TranscodeResponse(
+      *call->route,
+      absl::string_view(reinterpret_cast<const char*>(bytes.begin()),
+                        bytes.size()),
+      options_.json);
   if (!json.ok()) {
     Finish(call.get(), ErrorFromStatus(ToGrpcStatus(json.status())));
     return;
