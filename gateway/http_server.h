@@ -18,6 +18,17 @@
 // Thread-safety: Start/Stop from one thread; the handler runs concurrently
 // on `io_threads` threads.
 //
+// Lifetime: an HttpResponder (every copy) and an HttpStream refer to their
+// connection, which lives on the server's I/O context. The owner must make
+// sure that whatever answers asynchronously has finished, with every
+// responder and stream released and no thread still inside one of their
+// calls, before the HttpServer is destroyed: Stop() (no handler starts
+// after it), then end or cancel the answerers (~RestGateway does so for its
+// unary calls), then destroy the server. Between Stop() and the
+// destruction an answer is safe to give, but may or may not reach the
+// client, and a stream's `done` callbacks are not run (they are dropped
+// with the server).
+//
 // Example:
 //   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(
 //       options, [](HttpRequest request, HttpResponder respond) {
@@ -71,6 +82,7 @@ class HttpStream {
 };
 
 // How a handler answers. Cheap to copy; all copies answer the same request.
+// No copy may outlive the HttpServer (see Lifetime above).
 class HttpResponder {
  public:
   // What a responder talks to: the connection that read the request, or a
@@ -141,7 +153,9 @@ class HttpServer {
 
   // Starts accepting and the I/O threads.
   void Start();
-  // Stops accepting, closes connections, joins the threads.
+  // Stops the I/O threads and joins them: no handler or error_responder call
+  // starts after it returns. Open connections are closed when the server is
+  // destroyed.
   void Stop();
 
   // What every connection shares (options and callbacks); internal.

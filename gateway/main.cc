@@ -379,6 +379,11 @@ int main(int argc, char** argv) {
     (*mesh)->WatchFile(absl::GetFlag(FLAGS_mesh_config), absl::Seconds(2));
   }
 
+  // Declared before the gateway so that it is destroyed after it: unary
+  // calls in flight hold responders of the server's connections until
+  // ~RestGateway cancels them, and a responder must not outlive its server
+  // (http_server.h).
+  std::unique_ptr<gw::HttpServer> server;
   gw::RestGateway gateway(options, std::move(backends), mesh->get());
   absl::Status s = LoadCatalog(gateway, **mesh);
   if (absl::IsUnavailable(s)) {
@@ -428,7 +433,7 @@ int main(int argc, char** argv) {
       guard->Handle(std::move(request), std::move(respond));
     };
   }
-  absl::StatusOr<std::unique_ptr<gw::HttpServer>> server =
+  absl::StatusOr<std::unique_ptr<gw::HttpServer>> created =
       gw::HttpServer::Create(
           http, handler,
           [&gateway](boost::beast::http::status status, std::string message,
@@ -436,12 +441,13 @@ int main(int argc, char** argv) {
             return gateway.ServerErrorResponse(status, std::move(message), head,
                                                start);
           });
-  if (!server.ok()) return Fail(server.status().ToString());
-  (*server)->Start();
+  if (!created.ok()) return Fail(created.status().ToString());
+  server = *std::move(created);
+  server->Start();
   std::string host = http.host.find(':') != std::string::npos
                          ? "[" + http.host + "]"
                          : http.host;
-  std::printf("gateway listening on %s:%d\n", host.c_str(), (*server)->port());
+  std::printf("gateway listening on %s:%d\n", host.c_str(), server->port());
   std::fflush(stdout);
 
   const absl::Duration interval = absl::GetFlag(FLAGS_reload_interval);
@@ -463,6 +469,6 @@ int main(int argc, char** argv) {
     }
   }
   absl::FPrintF(stderr, "gateway: got signal %d, stopping\n", signo);
-  (*server)->Stop();
+  server->Stop();
   return 0;
 }

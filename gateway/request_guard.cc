@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "gateway/http_header_value.h"
 #include "status/status_mapping.h"
 
 namespace stubmesh::gateway {
@@ -35,11 +36,6 @@ HttpResponse ErrorResponse(const absl::Status& status) {
   response.set(http::field::content_type, "application/json");
   response.body() = JsonErrorBody(status);
   return response;
-}
-
-bool IsPrintableAscii(absl::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
 // A quoted-string parameter value of WWW-Authenticate.

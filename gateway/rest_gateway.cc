@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "gateway/http_header_value.h"
 #include "gateway/openapi_document.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/client_context.h"
@@ -38,13 +39,6 @@ boost::beast::string_view Beast(absl::string_view s) {
 
 absl::string_view View(boost::beast::string_view s) {
   return {s.data(), s.size()};
-}
-
-bool IsPrintableAscii(absl::string_view s) {
-  for (char c : s) {
-    if (c < 0x20 || c > 0x7e) return false;
-  }
-  return true;
 }
 
 bool IsMetadataKey(absl::string_view key) {

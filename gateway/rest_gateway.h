@@ -111,8 +111,10 @@ class RestGateway {
   // command line; they win over the ones SetCatalog() is given.
   RestGateway(RestGatewayOptions options, BackendTargets backends,
               const mesh::Mesh* mesh);
-  // Cancels the calls in flight and joins the completion threads; stop the
-  // HTTP server first.
+  // Cancels the unary calls in flight and joins the completion threads,
+  // which release their responders; stop the HTTP server first, and
+  // destroy it after (http_server.h). Server-streaming calls and /readyz
+  // probes in flight are not waited for: they may still hold a responder.
   ~RestGateway();
 
   // Serves `catalog` from now on. A service's target is the mesh config's,

@@ -33,6 +33,21 @@ absl::string_view ServiceOf(absl::string_view path) {
   return path.substr(1, slash - 1);
 }
 
+// ServerRpcInfo::Type as an index of MethodEntry::series.
+size_t TypeIndex(grpc::experimental::ServerRpcInfo::Type type) {
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  switch (type) {
+    case Type::CLIENT_STREAMING:
+      return 1;
+    case Type::SERVER_STREAMING:
+      return 2;
+    case Type::BIDI_STREAMING:
+      return 3;
+    default:
+      return 0;
+  }
+}
+
 absl::string_view MethodOf(absl::string_view path) {
   const size_t slash = path.rfind('/');
   return slash == absl::string_view::npos ? "" : path.substr(slash + 1);
@@ -86,10 +101,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
       : observers_(observers),
         info_(info),
         path_(info->method() != nullptr ? info->method() : ""),
-        labels_(observers->LabelsFor(path_, GrpcTypeLabel(info->type()))),
-        series_(observers->options_.metrics != nullptr
-                    ? &observers->options_.metrics->SeriesOf(labels_)
-                    : nullptr),
+        series_(observers->SeriesFor(path_, info->type())),
         start_(absl::Now()),
         drains_(path_ != kHealthWatch),
         faultable_(observers->options_.faults != nullptr &&
@@ -139,7 +151,7 @@ class CallObserver final : public grpc::experimental::Interceptor {
         methods->ModifySendStatus(status);
       } else if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
                  status.error_message().empty() &&
-                 observers_->known_methods_.count(path_) > 0) {
+                 observers_->IsKnownMethod(path_)) {
         // gRPC 1.51's callback API answers a request that does not parse
         // with a bare UNIMPLEMENTED, even for a method that is served.
         status = ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
@@ -163,7 +175,6 @@ class CallObserver final : public grpc::experimental::Interceptor {
   }
 
  private:
-
   void OnInitialMetadata(grpc::experimental::InterceptorBatchMethods* methods) {
     std::multimap<grpc::string_ref, grpc::string_ref>* metadata =
         methods->GetRecvInitialMetadata();
@@ -214,7 +225,6 @@ class CallObserver final : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* const info_;
   // Copied: the interceptor outlives the ServerRpcInfo's use.
   const std::string path_;
-  const MethodLabels labels_;
   ServerMetrics::MethodSeries* const series_;  // null: no metrics
   const absl::Time start_;
   const bool drains_;
@@ -230,6 +240,8 @@ class CallObserver final : public grpc::experimental::Interceptor {
 
 CallObservers::CallObservers(CallObserverOptions options)
     : options_(std::move(options)) {
+  unknown_method_.service = "unknown";
+  unknown_method_.method = "unknown";
   const google::protobuf::DescriptorPool* pool =
       google::protobuf::DescriptorPool::generated_pool();
   auto add_methods = [&](const std::string& name) {
@@ -237,8 +249,10 @@ CallObservers::CallObservers(CallObserverOptions options)
         pool->FindServiceByName(name);
     if (service == nullptr) return false;
     for (int i = 0; i < service->method_count(); ++i) {
-      known_methods_.insert(
-          absl::StrCat("/", name, "/", service->method(i)->name()));
+      const std::string& method = service->method(i)->name();
+      MethodEntry& entry = methods_[absl::StrCat("/", name, "/", method)];
+      entry.service = name;
+      entry.method = method;
     }
     return true;
   };
@@ -251,13 +265,28 @@ CallObservers::CallObservers(CallObserverOptions options)
   for (const char* name : kInfrastructureServices) add_methods(name);
 }
 
-MethodLabels CallObservers::LabelsFor(absl::string_view path,
-                                      const char* type) const {
-  if (known_methods_.count(path) > 0 ||
-      known_services_.count(ServiceOf(path)) > 0) {
-    return MethodLabelsOf(path, type);
+ServerMetrics::MethodSeries* CallObservers::SeriesFor(
+    absl::string_view path, grpc::experimental::ServerRpcInfo::Type type) {
+  if (options_.metrics == nullptr) return nullptr;
+  MethodEntry* entry = &unknown_method_;
+  if (auto it = methods_.find(path); it != methods_.end()) {
+    entry = &it->second;
+  } else if (known_services_.count(ServiceOf(path)) > 0) {
+    // Methods not known in advance: their labels are looked up per call.
+    return &options_.metrics->SeriesOf(
+        MethodLabelsOf(path, GrpcTypeLabel(type)));
   }
-  return MethodLabels{type, "unknown", "unknown"};
+  std::atomic<ServerMetrics::MethodSeries*>& slot =
+      entry->series[TypeIndex(type)];
+  ServerMetrics::MethodSeries* series = slot.load(std::memory_order_acquire);
+  if (series == nullptr) {
+    // SeriesOf gives every caller the same series for the same labels, so
+    // a race here stores the same pointer twice.
+    series = &options_.metrics->SeriesOf(
+        MethodLabels{GrpcTypeLabel(type), entry->service, entry->method});
+    slot.store(series, std::memory_order_release);
+  }
+  return series;
 }
 
 void CallObservers::AddInFlight() {

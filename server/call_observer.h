@@ -18,7 +18,9 @@
 //   with "-" for an id that is absent or malformed.
 //
 // Thread-safety: CallObservers is thread-safe; gRPC creates one interceptor
-// per call.
+// per call. Its table of methods is built in the constructor and only read
+// afterwards (no lock per call); a method's series are found on its first
+// call and kept in atomics.
 //
 // Ownership: CallObservers must outlive the server it observes (until
 // grpc::Server::Wait() returns); the factory only points at it.
@@ -32,6 +34,8 @@
 //   bool drained = observers.AwaitNoCallsInFlight(deadline);
 //   observers.ReleaseDelayedCalls();
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,6 +45,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -90,22 +95,45 @@ class CallObservers {
   // end of a graceful stop, so that a long delay cannot hold it up.
   void ReleaseDelayedCalls();
 
+  // The series a call of `path` ("/pkg.Service/Method") and `type` counts
+  // under: its own for a method of the served services (and of health and
+  // reflection), found once per method and type; for a served service
+  // without a linked-in descriptor, its own too, looked up per call; else
+  // the one "unknown" method of the type. Null without metrics. Lives as
+  // long as the ServerMetrics.
+  ServerMetrics::MethodSeries* SeriesFor(
+      absl::string_view path, grpc::experimental::ServerRpcInfo::Type type);
+
  private:
   friend class CallObserver;
+
+  // A method's labels, and its series per grpc_type (indexed by
+  // ServerRpcInfo::Type) once a call of that type came: made on first use,
+  // so that /metrics shows only the methods that were called.
+  struct MethodEntry {
+    std::string service;
+    std::string method;
+    std::array<std::atomic<ServerMetrics::MethodSeries*>, 4> series = {};
+  };
 
   // Runs `resume` after `delay` on a gRPC thread, or at once after
   // ReleaseDelayedCalls().
   void Hold(absl::Duration delay, std::function<void()> resume);
 
-  // The metric labels of a call of `path` ("/pkg.Service/Method").
-  MethodLabels LabelsFor(absl::string_view path, const char* type) const;
+  // True for a method of a served service known by its descriptor.
+  bool IsKnownMethod(absl::string_view path) const {
+    return methods_.contains(path);
+  }
 
   void AddInFlight();
   void RemoveInFlight();
 
   const CallObserverOptions options_;
-  std::set<std::string, std::less<>> known_methods_;   // "/svc/Method"
-  std::set<std::string, std::less<>> known_services_;  // any method
+  // By "/svc/Method"; keys and labels set in the constructor only.
+  absl::node_hash_map<std::string, MethodEntry> methods_;
+  MethodEntry unknown_method_;  // service and method "unknown"
+  // Served services without a linked-in descriptor: any method.
+  std::set<std::string, std::less<>> known_services_;
 
   absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;

@@ -57,24 +57,24 @@ def refused_descriptor_set(name):
                             % (" or ".join(candidates), name))
 
 
-class GatewayOptionsTest(unittest.TestCase):
+class GatewayOptionsTest(lib.ClassServers, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = lib.make_temp_dir("gateway_options_test.")
         cls.addClassCleanup(lib.remove_temp_dir, cls.tmp)
-        cls.servers = []
-        cls.addClassCleanup(cls._emergency_stop)
 
-        user = cls._start(lib.ServerProcess("user_svc", [
+        # Stopped in reverse: the gateways, then the backends, order_svc
+        # before user_svc.
+        user = cls.start_class_server(lib.ServerProcess("user_svc", [
             lib.user_svc_binary(), "--port=0", lib.NO_DRAIN,
             "--db=" + os.path.join(cls.tmp, "users.db")],
             cls.tmp))
-        order = cls._start(lib.ServerProcess("order_svc", [
+        order = cls.start_class_server(lib.ServerProcess("order_svc", [
             lib.order_svc_binary(), "--port=0", lib.NO_DRAIN,
             "--db=" + os.path.join(cls.tmp, "orders.db"),
             "--user_service=" + user.address], cls.tmp))
-        echo = cls._start(lib.ServerProcess("echo_backend", [
+        echo = cls.start_class_server(lib.ServerProcess("echo_backend", [
             e2e.echo_backend_binary(), "--port=0"], cls.tmp))
         backends = ["--backend=%s=%s" % pair for pair in (
             (e2e.USER_SERVICE, user.address), (e2e.ORDER_SERVICE, order.address),
@@ -85,16 +85,10 @@ class GatewayOptionsTest(unittest.TestCase):
             "--allow_unknown_fields"])
 
     @classmethod
-    def _start(cls, server):
-        cls.servers.append(server)
-        server.start()
-        return server
-
-    @classmethod
     def _start_gateway(cls, name, flags):
         log_dir = os.path.join(cls.tmp, name)
         os.makedirs(log_dir, exist_ok=True)
-        server = cls._start(lib.ServerProcess("gateway", [
+        server = cls.start_class_server(lib.ServerProcess("gateway", [
             e2e.gateway_binary(), "--port=0",
             "--descriptor_set=" + e2e.descriptor_set(),
             "--descriptor_set=" + e2e.transcoding_descriptor_set()] + flags, log_dir))
@@ -107,21 +101,6 @@ class GatewayOptionsTest(unittest.TestCase):
             return e2e.http_request(server.port, "GET", "/readyz", timeout=2).status == 200
         lib.wait_until(ready, lib.HEALTH_TIMEOUT_S, "gateway %s GET /readyz 200" % name)
         return server
-
-    @classmethod
-    def _emergency_stop(cls):
-        for server in cls.servers:
-            if server.running():
-                server.kill()
-
-    @classmethod
-    def tearDownClass(cls):
-        # Gateways first, then the backends, order_svc before user_svc.
-        order = [s for s in reversed(cls.servers)]
-        problems = ["%s exited with %s after SIGTERM (want 0)\n%s" % (name, code, server.stderr_tail())
-                    for name, code, server in lib.stop_all(order) if code != 0]
-        if problems:
-            raise AssertionError("\n".join(problems))
 
     # ---- helpers -------------------------------------------------------
 

@@ -88,14 +88,12 @@ def call(port, method, path, body=None, headers=None, source="127.0.0.1"):
         conn.close()
 
 
-class GatewaySecurityTest(unittest.TestCase):
+class GatewaySecurityTest(lib.ClassServers, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = lib.make_temp_dir("gateway_security_test.")
         cls.addClassCleanup(lib.remove_temp_dir, cls.tmp)
-        cls.servers = []
-        cls.addClassCleanup(cls._emergency_stop)
 
         def path(name):
             return os.path.join(cls.tmp, name)
@@ -120,9 +118,9 @@ class GatewaySecurityTest(unittest.TestCase):
             f.write(cls.secret + b"\n")
         cls.tls_cert = path("tls_cert.pem")
 
-        cls.echo = lib.ServerProcess("echo_backend", [echo_backend_binary(), "--port=0", lib.NO_DRAIN], cls.tmp)
-        cls.servers.append(cls.echo)
-        echo_addr = cls.echo.start()
+        cls.echo = cls.start_class_server(lib.ServerProcess(
+            "echo_backend", [echo_backend_binary(), "--port=0", lib.NO_DRAIN], cls.tmp))
+        echo_addr = cls.echo.address
         common = ["--descriptor_set=" + transcoding_descriptor_set(),
                   "--backend=*=" + echo_addr]
         auth = ["--jwt_hs256_secret_file=" + path("hs_secret"),
@@ -150,29 +148,13 @@ class GatewaySecurityTest(unittest.TestCase):
     def _start_gateway(cls, name, args, tls=False):
         log_dir = os.path.join(cls.tmp, name)
         os.makedirs(log_dir, exist_ok=True)
-        server = lib.ServerProcess("gateway", [gateway_binary(), "--port=0"] + args, log_dir)
-        cls.servers.append(server)
-        server.start()
+        server = cls.start_class_server(
+            lib.ServerProcess("gateway", [gateway_binary(), "--port=0"] + args, log_dir))
         server.port = int(server.address.rsplit(":", 1)[1])
         if not tls:
             lib.wait_until(lambda: call(server.port, "GET", "/healthz").status == 200,
                            lib.HEALTH_TIMEOUT_S, "%s /healthz" % name)
         return server
-
-    @classmethod
-    def _emergency_stop(cls):
-        for server in cls.servers:
-            if server.running():
-                server.kill()
-
-    @classmethod
-    def tearDownClass(cls):
-        problems = []
-        for name, code, server in lib.stop_all(list(reversed(cls.servers))):
-            if code != 0:
-                problems.append("%s exited with %s\n%s" % (name, code, server.stderr_tail()))
-        if problems:
-            raise AssertionError("\n".join(problems))
 
     # ---- helpers -------------------------------------------------------
 

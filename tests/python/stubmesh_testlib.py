@@ -378,17 +378,80 @@ def stop_all(servers):
     return results
 
 
-class UserAndOrderServers(object):
+class ClassServers(object):
+    """Mixin for unittest.TestCase classes that run server processes for the
+    whole class: one place that starts them, kills them if setUpClass fails
+    half way, and stops and checks them in tearDownClass.
+
+    setUpClass calls start_class_server() for each ServerProcess, a server
+    after the ones it calls. The mixin's tearDownClass stops them in reverse
+    order with SIGTERM and fails unless each exited 0 and printed nothing on
+    stdout after its listening line. A class cleanup, registered with the
+    first server, kills whatever still runs when setUpClass raised or
+    tearDownClass did not get to its end. List the mixin before
+    unittest.TestCase; a class with its own tearDownClass calls
+    stop_class_servers() from it.
+
+        class MyTest(lib.ClassServers, unittest.TestCase):
+            @classmethod
+            def setUpClass(cls):
+                cls.tmp = lib.make_temp_dir("my_test.")
+                cls.addClassCleanup(lib.remove_temp_dir, cls.tmp)
+                cls.user = cls.start_class_server(lib.ServerProcess("user_svc", [
+                    lib.user_svc_binary(), "--port=0", lib.NO_DRAIN,
+                    "--db=" + os.path.join(cls.tmp, "users.db")], cls.tmp))
+    """
+
+    @classmethod
+    def start_class_server(cls, server):
+        """Starts server (a ServerProcess) for the class; returns it."""
+        if "_class_servers" not in cls.__dict__:
+            cls._class_servers = []
+            cls.addClassCleanup(cls._kill_class_servers)
+        # Remembered before start(): a start that fails half way may leave a
+        # process behind.
+        cls._class_servers.append(server)
+        server.start()
+        return server
+
+    @classmethod
+    def _kill_class_servers(cls):
+        for server in cls.__dict__.get("_class_servers", []):
+            if server.running():
+                server.kill()
+
+    @classmethod
+    def stop_class_servers(cls):
+        """SIGTERM in reverse start order; raises AssertionError unless every
+        server exited 0 and printed only its listening line on stdout."""
+        servers = list(reversed(cls.__dict__.get("_class_servers", [])))
+        problems = []
+        for name, code, server in stop_all(servers):
+            if code != 0:
+                problems.append("%s exited with %s after SIGTERM (want 0)\n%s" % (
+                    name, code, server.stderr_tail()))
+            extra = server.extra_stdout()
+            if extra.strip():
+                problems.append("%s printed more than its one listening line on stdout: %r" % (
+                    name, extra[:500]))
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_class_servers()
+
+
+class UserAndOrderServers(ClassServers):
     """Mixin for unittest.TestCase classes that run user_svc and order_svc
-    (order_svc pointed at user_svc) for the whole class.
+    (order_svc pointed at user_svc) for the whole class, with a gRPC channel
+    to each (user_channel, order_channel).
 
     The class sets health_pb2 / health_grpc first (generated stubs), then calls
     start_user_and_order_servers(tmp) in setUpClass and
-    stop_user_and_order_servers() in tearDownClass.
+    stop_user_and_order_servers() in tearDownClass (ClassServers' checks).
     """
 
-    user_server = None
-    order_server = None
     channels = []
 
     @classmethod
@@ -396,17 +459,19 @@ class UserAndOrderServers(object):
         import grpc  # Debian's python3-grpcio; only the gRPC tests need it.
         cls._grpc = grpc
         cls.channels = []
-        cls.addClassCleanup(cls._emergency_stop)
-        cls.user_server = ServerProcess("user_svc", [
+        # Class cleanups run last-in first-out: the channels close before
+        # ClassServers' cleanup kills the servers.
+        cls.user_server = cls.start_class_server(ServerProcess("user_svc", [
             user_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "users.db"), NO_DRAIN],
-            tmp)
-        user_addr = cls.user_server.start()
+            tmp))
+        cls.addClassCleanup(cls._close_channels)
+        user_addr = cls.user_server.address
         cls.user_channel = cls._channel(user_addr)
         cls._wait_serving(cls.user_server, cls.user_channel)
-        cls.order_server = ServerProcess("order_svc", [
+        cls.order_server = cls.start_class_server(ServerProcess("order_svc", [
             order_svc_binary(), "--port=0", "--db=" + os.path.join(tmp, "orders.db"), NO_DRAIN,
-            "--user_service=" + user_addr], tmp)
-        order_addr = cls.order_server.start()
+            "--user_service=" + user_addr], tmp))
+        order_addr = cls.order_server.address
         cls.order_channel = cls._channel(order_addr)
         cls._wait_serving(cls.order_server, cls.order_channel)
 
@@ -429,30 +494,15 @@ class UserAndOrderServers(object):
             raise AssertionError("%s\n%s" % (e, server.stderr_tail()))
 
     @classmethod
-    def _emergency_stop(cls):
-        # Only does something when setUpClass failed half way or
-        # tearDownClass did not run to its end.
-        for channel in cls.channels:
-            channel.close()
-        for server in (cls.order_server, cls.user_server):
-            if server is not None and server.running():
-                server.kill()
-
-    @classmethod
-    def stop_user_and_order_servers(cls):
-        """SIGTERM, order service first (it depends on the user service);
-        both must exit 0 and print nothing after their listening line."""
+    def _close_channels(cls):
         for channel in cls.channels:
             channel.close()
         cls.channels = []
-        problems = []
-        for name, code, server in stop_all([cls.order_server, cls.user_server]):
-            if code != 0:
-                problems.append("%s exited with %s after SIGTERM (want 0)\n%s" % (
-                    name, code, server.stderr_tail()))
-            extra = server.extra_stdout()
-            if extra.strip():
-                problems.append("%s printed more than its one listening line on stdout: %r" % (
-                    name, extra[:500]))
-        if problems:
-            raise AssertionError("\n".join(problems))
+
+    @classmethod
+    def stop_user_and_order_servers(cls):
+        """Closes the channels, then SIGTERM, order service first (it depends
+        on the user service); both must exit 0 and print nothing after their
+        listening line."""
+        cls._close_channels()
+        cls.stop_class_servers()
