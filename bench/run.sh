@@ -386,9 +386,40 @@ rss_sampler() {
   echo "{$json}" > "$out"
 }
 
-# load FIGURE RUN: runs one figure once, appends a record.
+# sut_cpu_ticks: the CPU time (clock ticks) every system under test has used.
+sut_cpu_ticks() {
+  local pid total=0 f
+  for pid in "${SUT_PID[@]}"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    read -r -a f < "/proc/$pid/stat" || continue
+    # utime and stime: fields 14 and 15 (the name in field 2 has no spaces).
+    total=$((total + f[13] + f[14]))
+  done
+  echo "$total"
+}
+
+# settle: waits (at most 20 s) until the systems under test are idle, i.e.
+# used at most 2 ticks in 0.5 s, so that a figure does not pay for work a
+# previous load left behind. (After the POST loads, both order_svc replay
+# thousands of UserCreated events for seconds; a c=1 figure run during that
+# showed p99 of 20+ ms.)
+settle() {
+  local start=$SECONDS before after
+  while ((SECONDS - start < 20)); do
+    before=$(sut_cpu_ticks)
+    sleep 0.5
+    after=$(sut_cpu_ticks)
+    ((after - before <= 2)) && break
+  done
+  if ((SECONDS - start >= 2)); then
+    log "waited $((SECONDS - start)) s for the systems under test to go idle"
+  fi
+}
+
+# load FIGURE RUN: runs one figure once (from idle systems), appends a record.
 load() {
   local fig=$1 run=$2 spec tool system conc what raw pid
+  [ "$MODE" = smoke ] || settle
   spec=${FIG[$fig]}
   read -r tool system conc what <<< "$spec"
   raw=$WORK/raw-$fig-run$run.txt

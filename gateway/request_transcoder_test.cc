@@ -278,7 +278,7 @@ TEST_F(ResponseTranscoderTest, FromWireBytesAgreesWithTheMessage) {
 
 TEST_F(ResponseTranscoderTest, WireBytesThatDoNotParseAreInternal) {
   // Field 1 as a length-delimited value longer than what follows.
-  const std::string bytes = "\x0a\x10ab";
+  const std::string bytes = "\x0a\x10" "ab";
   for (absl::string_view path : {"/v1/echo/1", "/v1/tags"}) {
     std::optional<RouteMatch> match = (*catalog_)->routes().Match("GET", path);
     const HttpRoute& route = (*catalog_)->route(match->route_index);
