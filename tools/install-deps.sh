@@ -16,7 +16,7 @@ packages=(
   # The gateway and metrics; OpenSSL for mTLS, the gateway's TLS listener
   # and JWT checks (the openssl CLI for tools/dev-ca.sh and the tests).
   libboost-dev prometheus-cpp-dev libssl-dev openssl
-  # tcmalloc for the servers and the gateway (bench/RESULTS.md: -10% CPU).
+  # tcmalloc for the gateway (bench/RESULTS.md: -10% CPU per request).
   libgoogle-perftools-dev
   # Monitoring checks: promtool (deploy/check_monitoring.sh).
   prometheus
