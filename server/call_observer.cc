@@ -178,6 +178,22 @@ class CallObserver final : public grpc::experimental::Interceptor {
   void OnInitialMetadata(grpc::experimental::InterceptorBatchMethods* methods) {
     std::multimap<grpc::string_ref, grpc::string_ref>* metadata =
         methods->GetRecvInitialMetadata();
+    // The log's fields cost a few microseconds a call (bench/RESULTS.md):
+    // only gathered for a log that is written.
+    if (observers_->options_.access_log) GatherLogFields(metadata);
+    if (faultable_) {
+      fault_ = observers_->options_.faults->Decide(ServiceOf(path_),
+                                                   MethodOf(path_));
+      if (fault_.abort.has_value() && metadata != nullptr) {
+        // Handlers that ask (InjectedAbort) answer before sending anything.
+        metadata->emplace(grpc::string_ref(kInjectedAbortKey),
+                          grpc::string_ref(StatusCodeName(*fault_.abort)));
+      }
+    }
+  }
+
+  void GatherLogFields(
+      const std::multimap<grpc::string_ref, grpc::string_ref>* metadata) {
     if (metadata != nullptr) {
       request_id_ = RequestIdForLog(FirstValue(*metadata, mesh::kRequestIdKey));
       absl::string_view traceparent =
@@ -193,15 +209,6 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (deadline != std::chrono::system_clock::time_point::max()) {
       deadline_left_ = absl::StrCat(
           absl::ToInt64Milliseconds(absl::FromChrono(deadline) - start_), "ms");
-    }
-    if (faultable_) {
-      fault_ = observers_->options_.faults->Decide(ServiceOf(path_),
-                                                   MethodOf(path_));
-      if (fault_.abort.has_value() && metadata != nullptr) {
-        // Handlers that ask (InjectedAbort) answer before sending anything.
-        metadata->emplace(grpc::string_ref(kInjectedAbortKey),
-                          grpc::string_ref(StatusCodeName(*fault_.abort)));
-      }
     }
   }
 
