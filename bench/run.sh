@@ -312,11 +312,14 @@ start nghttpx nghttpx --conf=/dev/null --single-process --workers=1 --no-ocsp \
   --accesslog-file=/dev/null --errorlog-file="$WORK/nghttpx.log"
 wait_port nghttpx "$NGHTTPX_PORT"
 
+# Neither order_svc tails user_svc's events: the hop figures do not need it,
+# and replaying the UserCreated events of the POST loads would compete for
+# the systems' core during other figures.
 start order_direct "$ORDER_SVC" --port=0 --db="$DB_DIR/orders-direct.db" \
-  --user_service="127.0.0.1:$USER_PORT" "${SERVER_FLAGS[@]}"
+  --user_service="127.0.0.1:$USER_PORT" --consume_user_events=false "${SERVER_FLAGS[@]}"
 ORDER_DIRECT_PORT=$(wait_listening order_direct)
 start order_proxy "$ORDER_SVC" --port=0 --db="$DB_DIR/orders-proxy.db" \
-  --user_service="127.0.0.1:$NGHTTPX_PORT" "${SERVER_FLAGS[@]}"
+  --user_service="127.0.0.1:$NGHTTPX_PORT" --consume_user_events=false "${SERVER_FLAGS[@]}"
 ORDER_PROXY_PORT=$(wait_listening order_proxy)
 
 GW_FLAGS=()
@@ -400,9 +403,9 @@ sut_cpu_ticks() {
 
 # settle: waits (at most 20 s) until the systems under test are idle, i.e.
 # used at most 2 ticks in 0.5 s, so that a figure does not pay for work a
-# previous load left behind. (After the POST loads, both order_svc replay
-# thousands of UserCreated events for seconds; a c=1 figure run during that
-# showed p99 of 20+ ms.)
+# previous load left behind. (Before the order_svc stopped tailing events
+# here, they replayed the POST loads' UserCreated events for seconds, and a
+# c=1 figure run during that showed p99 of 20+ ms.)
 settle() {
   local start=$SECONDS before after
   while ((SECONDS - start < 20)); do
