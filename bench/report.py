@@ -121,6 +121,18 @@ def cmd_record(a):
             rec["rss_kb"] = json.load(f)
     except (OSError, ValueError):
         rec["rss_kb"] = {}
+    # CPU seconds each system under test used during the load (utime+stime).
+    rec["cpu_s"] = {}
+    try:
+        with open(a.cpu_before) as f:
+            before = json.load(f)
+        with open(a.cpu_after) as f:
+            after = json.load(f)
+        for proc, ticks in after.items():
+            if proc in before:
+                rec["cpu_s"][proc] = (ticks - before[proc]) / a.clk_tck
+    except (OSError, ValueError, TypeError):
+        pass
     print(json.dumps(rec, sort_keys=True))
 
 
@@ -173,6 +185,19 @@ def ratio_defs():
             return None
         return f
 
+    def cpu_rate(a, proc_a, b, proc_b):
+        """CPU per request of proc_a under figure a / of proc_b under b."""
+        def per_request(rec, proc):
+            seconds = rec.get("cpu_s", {}).get(proc)
+            return seconds / rec["requests"] if seconds and rec.get("requests") else None
+
+        def f(run):
+            if a not in run or b not in run:
+                return None
+            x, y = per_request(run[a], proc_a), per_request(run[b], proc_b)
+            return x / y if x and y else None
+        return f
+
     return [
         ("gw_vs_gwgo_rps_get", "gateway / grpc-gateway req/s, GET /v1/users/{id}, c=32",
          rate("gw_get_v1_c32", "gwgo_get_v1_c32", "rps"), (">=", 2.0), "x"),
@@ -202,6 +227,12 @@ def ratio_defs():
          rate("gw_get_v1_c32", "grpc_get_c32", "rps"), None, "x"),
         ("gwgo_vs_grpc_rps_c32", "grpc-gateway GET /v1/users/{id} / direct gRPC req/s, c=32",
          rate("gwgo_get_v1_c32", "grpc_get_c32", "rps"), None, "x"),
+        ("gw_vs_gwgo_cpu_get", "gateway / grpc-gateway own CPU per request, GET /v1/users/{id}, c=32",
+         cpu_rate("gw_get_v1_c32", "gateway", "gwgo_get_v1_c32", "gwgo"), None, "x"),
+        ("gw_vs_gwgo_cpu_post", "gateway / grpc-gateway own CPU per request, POST /v1/users, c=32",
+         cpu_rate("gw_post_v1_c32", "gateway", "gwgo_post_v1_c32", "gwgo"), None, "x"),
+        ("user_svc_cpu_gw_vs_gwgo", "user_svc CPU per request behind the gateway / behind grpc-gateway, GET, c=32",
+         cpu_rate("gw_get_v1_c32", "user_svc", "gwgo_get_v1_c32", "user_svc"), None, "x"),
     ]
 
 
@@ -284,6 +315,13 @@ def cmd_report(a):
             for proc, kb in r.get("rss_kb", {}).items():
                 rss.setdefault(proc, []).append(kb)
         figures[f]["rss_kb"] = {p: mmm(v) for p, v in sorted(rss.items())}
+        cpu = {}
+        for r in recs:
+            if not r.get("requests"):
+                continue
+            for proc, seconds in r.get("cpu_s", {}).items():
+                cpu.setdefault(proc, []).append(seconds * 1e6 / r["requests"])
+        figures[f]["cpu_us_per_request"] = {p: mmm(v) for p, v in sorted(cpu.items())}
 
     per_run = {run: {f: figs[f][run] for f in figs if run in figs[f]} for run in runs}
     ratios = {}
@@ -424,6 +462,15 @@ def markdown(res, runs):
                 mib["n"] = m["n"]
                 w("| %s | %s | %s | - | - |" % (proc, f, mmm_text(mib)))
     w("")
+    w("### CPU time per request (µs; utime+stime of each system under test over the load, "
+      "divided by the load's requests; systems using under 1 µs a request left out)\n")
+    w("| figure | process | CPU µs / request (min / **median** / max) |")
+    w("|---|---|---|")
+    for name, f in figs.items():
+        for proc, m in f.get("cpu_us_per_request", {}).items():
+            if m and m["median"] >= 1:
+                w("| %s | %s | %s |" % (name, proc, mmm_text(m)))
+    w("")
     if res.get("micro"):
         w(micro_markdown(res["micro"]))
     if res["setup_errors"]:
@@ -468,6 +515,9 @@ def main():
     r.add_argument("--exit_code", type=int, default=0)
     r.add_argument("--raw", required=True)
     r.add_argument("--rss", required=True)
+    r.add_argument("--cpu_before", default="")
+    r.add_argument("--cpu_after", default="")
+    r.add_argument("--clk_tck", type=float, default=100.0)
     b = sub.add_parser("brief")
     b.add_argument("--last", required=True)
     rep = sub.add_parser("report")

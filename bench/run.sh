@@ -365,6 +365,7 @@ log "user_svc :$USER_PORT  gateway :$GW_PORT  gwgo :$GWGO_PORT  flask :$FLASK_PO
 
 # --- loads ----------------------------------------------------------------------------------
 RECORDS=$WORK/records.jsonl
+CLK_TCK=$(getconf CLK_TCK)  # /proc/PID/stat counts CPU time in these
 : > "$RECORDS"
 
 # rss_sampler LOADPID OUT: the largest VmRSS (kB) of every system under test
@@ -399,6 +400,18 @@ sut_cpu_ticks() {
     total=$((total + f[13] + f[14]))
   done
   echo "$total"
+}
+
+# sut_cpu_json: each system under test's CPU time so far, in clock ticks, as
+# JSON ({"gateway": 1234, ...}).
+sut_cpu_json() {
+  local name json="" f
+  for name in "${!SUT_PID[@]}"; do
+    [ -r "/proc/${SUT_PID[$name]}/stat" ] || continue
+    read -r -a f < "/proc/${SUT_PID[$name]}/stat" || continue
+    json+="${json:+,}\"$name\":$((f[13] + f[14]))"
+  done
+  echo "{$json}"
 }
 
 # settle: waits (at most 20 s) until the systems under test are idle, i.e.
@@ -447,16 +460,19 @@ load() {
       ;;
   esac
   pid=$!
+  sut_cpu_json > "$raw.cpu-before"
   rss_sampler "$pid" "$raw.rss" &
   local sampler=$!
   LOAD_PIDS=("$pid" "$sampler")
   local rc=0
   wait "$pid" || rc=$?
+  sut_cpu_json > "$raw.cpu-after"
   wait "$sampler" || true
   LOAD_PIDS=()
   "$PY" "$HERE/report.py" record --figure "$fig" --run "$run" --tool "$tool" \
     --system "$system" --concurrency "$conc" --exit_code "$rc" --raw "$raw" \
-    --rss "$raw.rss" >> "$RECORDS"
+    --rss "$raw.rss" --cpu_before "$raw.cpu-before" --cpu_after "$raw.cpu-after" \
+    --clk_tck "$CLK_TCK" >> "$RECORDS"
   "$PY" "$HERE/report.py" brief --last "$RECORDS" >&2
 }
 
