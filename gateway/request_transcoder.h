@@ -60,12 +60,11 @@ absl::StatusOr<std::string> TranscodeResponse(
     const HttpRoute& route, const google::protobuf::Message& response,
     const google::protobuf::util::JsonPrintOptions& options);
 
-// The same JSON, from the response's wire bytes. When the whole response
-// is the body and the route has `json_types`, the bytes are checked to be
-// well-formed and go to JSON directly: no message is built (a backend's
-// answer is already in the canonical encoding that printing a parsed
-// message would produce: each field once, in field-number order).
-// Otherwise they are parsed into `route.response_prototype` first. Bytes
+// The same JSON, from the response's wire bytes. They are parsed (which
+// checks them, UTF-8 of strings included); when the whole response is the
+// body, the JSON is then printed from the bytes rather than from the
+// message serialized again (the two agree for the canonical encoding every
+// protobuf library writes: each field once, in field-number order). Bytes
 // that are not a valid response: INTERNAL, naming the response type.
 absl::StatusOr<std::string> TranscodeResponse(
     const HttpRoute& route, absl::string_view wire_bytes,

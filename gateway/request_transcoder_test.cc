@@ -276,9 +276,31 @@ TEST_F(ResponseTranscoderTest, FromWireBytesAgreesWithTheMessage) {
   }
 }
 
+// protobuf's JSON printer drops the invalid bytes of a string quietly; the
+// gateway must refuse such an answer rather than alter it.
+TEST_F(ResponseTranscoderTest, WireBytesWithInvalidUtf8AreInternal) {
+  std::optional<RouteMatch> match =
+      (*catalog_)->routes().Match("GET", "/v1/echo/1");
+  const HttpRoute& route = (*catalog_)->route(match->route_index);
+  std::unique_ptr<Message> response(route.response_prototype->New());
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  R"({"id":"1","shownAs":"xy"})", response.get())
+                  .ok());
+  std::string bytes = response->SerializeAsString();
+  const size_t at = bytes.find("xy");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] = '\xff';
+  absl::StatusOr<std::string> out = TranscodeResponse(route, bytes, {});
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInternal) << *out;
+  EXPECT_THAT(out.status().message(),
+              HasSubstr("the backend's response does not parse as"));
+}
+
 TEST_F(ResponseTranscoderTest, WireBytesThatDoNotParseAreInternal) {
   // Field 1 as a length-delimited value longer than what follows.
-  const std::string bytes = "\x0a\x10" "ab";
+  const std::string bytes =
+      "\x0a\x10"
+      "ab";
   for (absl::string_view path : {"/v1/echo/1", "/v1/tags"}) {
     std::optional<RouteMatch> match = (*catalog_)->routes().Match("GET", path);
     const HttpRoute& route = (*catalog_)->route(match->route_index);
