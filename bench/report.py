@@ -170,6 +170,14 @@ def by_figure_run(records):
 
 # The issue's ratios: name -> (description, function of the per-run records
 # {figure: record} giving a value or None, target (op, bound) or None, unit).
+def cpu_us_per_request(rec, proc):
+    """CPU µs `proc` used per request of the load `rec` records, or None."""
+    seconds = rec.get("cpu_s", {}).get(proc)
+    if seconds is None or not rec.get("requests"):
+        return None
+    return seconds * 1e6 / rec["requests"]
+
+
 def ratio_defs():
     def rate(a, b, key):
         def f(run):
@@ -187,14 +195,10 @@ def ratio_defs():
 
     def cpu_rate(a, proc_a, b, proc_b):
         """CPU per request of proc_a under figure a / of proc_b under b."""
-        def per_request(rec, proc):
-            seconds = rec.get("cpu_s", {}).get(proc)
-            return seconds / rec["requests"] if seconds and rec.get("requests") else None
-
         def f(run):
             if a not in run or b not in run:
                 return None
-            x, y = per_request(run[a], proc_a), per_request(run[b], proc_b)
+            x, y = cpu_us_per_request(run[a], proc_a), cpu_us_per_request(run[b], proc_b)
             return x / y if x and y else None
         return f
 
@@ -317,10 +321,10 @@ def cmd_report(a):
         figures[f]["rss_kb"] = {p: mmm(v) for p, v in sorted(rss.items())}
         cpu = {}
         for r in recs:
-            if not r.get("requests"):
-                continue
-            for proc, seconds in r.get("cpu_s", {}).items():
-                cpu.setdefault(proc, []).append(seconds * 1e6 / r["requests"])
+            for proc in r.get("cpu_s", {}):
+                us = cpu_us_per_request(r, proc)
+                if us is not None:
+                    cpu.setdefault(proc, []).append(us)
         figures[f]["cpu_us_per_request"] = {p: mmm(v) for p, v in sorted(cpu.items())}
 
     per_run = {run: {f: figs[f][run] for f in figs if run in figs[f]} for run in runs}

@@ -390,26 +390,29 @@ rss_sampler() {
   echo "{$json}" > "$out"
 }
 
-# sut_cpu_ticks: the CPU time (clock ticks) every system under test has used.
+# cpu_ticks PID: the CPU time (clock ticks) PID has used so far: utime and
+# stime, fields 14 and 15 of /proc/PID/stat (the name in field 2 has no
+# spaces); 0 once it is gone.
+cpu_ticks() {
+  local f
+  read -r -a f < "/proc/$1/stat" 2>/dev/null || { echo 0; return; }
+  echo $((f[13] + f[14]))
+}
+
+# sut_cpu_ticks: the CPU time every system under test has used, summed.
 sut_cpu_ticks() {
-  local pid total=0 f
-  for pid in "${SUT_PID[@]}"; do
-    [ -r "/proc/$pid/stat" ] || continue
-    read -r -a f < "/proc/$pid/stat" || continue
-    # utime and stime: fields 14 and 15 (the name in field 2 has no spaces).
-    total=$((total + f[13] + f[14]))
-  done
+  local pid total=0
+  for pid in "${SUT_PID[@]}"; do total=$((total + $(cpu_ticks "$pid"))); done
   echo "$total"
 }
 
-# sut_cpu_json: each system under test's CPU time so far, in clock ticks, as
-# JSON ({"gateway": 1234, ...}).
+# sut_cpu_json: each system under test's CPU time so far, as JSON
+# ({"gateway": 1234, ...}).
 sut_cpu_json() {
-  local name json="" f
+  local name json=""
   for name in "${!SUT_PID[@]}"; do
-    [ -r "/proc/${SUT_PID[$name]}/stat" ] || continue
-    read -r -a f < "/proc/${SUT_PID[$name]}/stat" || continue
-    json+="${json:+,}\"$name\":$((f[13] + f[14]))"
+    [ -r "/proc/${SUT_PID[$name]}/stat" ] || continue  # gone: no figure
+    json+="${json:+,}\"$name\":$(cpu_ticks "${SUT_PID[$name]}")"
   done
   echo "{$json}"
 }

@@ -88,6 +88,20 @@ HttpResponse JsonResponse(http::status status, std::string body) {
   return response;
 }
 
+// A backend message's JSON, from its bytes as gRPC received them (one slice,
+// as a small message already is).
+absl::StatusOr<std::string> JsonOfMessage(
+    const HttpRoute& route, const grpc::ByteBuffer& message,
+    const google::protobuf::util::JsonPrintOptions& options) {
+  grpc::Slice bytes;
+  if (!message.TrySingleSlice(&bytes).ok()) message.DumpToSingleSlice(&bytes);
+  return TranscodeResponse(
+      route,
+      absl::string_view(reinterpret_cast<const char*>(bytes.begin()),
+                        bytes.size()),
+      options);
+}
+
 // `detail_types` (may be null) also prints the details whose types only the
 // catalog's descriptors know.
 HttpResponse ErrorFromStatus(
@@ -319,14 +333,8 @@ class RestGateway::StreamCall final
       RemoveHold();
       return;
     }
-    std::unique_ptr<google::protobuf::Message> message(
-        call_->route->response_prototype->New());
-    grpc::ProtoBufferReader reader(&call_->response_bytes);
-    absl::StatusOr<std::string> json =
-        message->ParseFromZeroCopyStream(&reader)
-            ? TranscodeResponse(*call_->route, *message,
-                                gateway_->options_.json)
-            : absl::InternalError("a streamed message does not parse");
+    absl::StatusOr<std::string> json = JsonOfMessage(
+        *call_->route, call_->response_bytes, gateway_->options_.json);
     if (!json.ok()) {
       failure_ = ToGrpcStatus(json.status());
       call_->context.TryCancel();
@@ -635,15 +643,8 @@ void RestGateway::FinishUnary(std::unique_ptr<Call> call) {
     Finish(call.get(), std::move(response));
     return;
   }
-  grpc::Slice bytes;  // one slice, as a small answer already is
-  if (!call->response_bytes.TrySingleSlice(&bytes).ok()) {
-    call->response_bytes.DumpToSingleSlice(&bytes);
-  }
-  absl::StatusOr<std::string> json = TranscodeResponse(
-      *call->route,
-      absl::string_view(reinterpret_cast<const char*>(bytes.begin()),
-                        bytes.size()),
-      options_.json);
+  absl::StatusOr<std::string> json =
+      JsonOfMessage(*call->route, call->response_bytes, options_.json);
   if (!json.ok()) {
     Finish(call.get(), ErrorFromStatus(ToGrpcStatus(json.status())));
     return;
