@@ -224,18 +224,6 @@ RestGateway::RestGateway(RestGatewayOptions options, BackendTargets backends,
   }
 }
 
-RestGateway::~RestGateway() {
-  {
-    // Calls still waiting for a backend end now instead of at their
-    // deadline; their answers go nowhere (the HTTP server is gone).
-    absl::MutexLock lock(&calls_mu_);
-    stopping_ = true;
-    for (grpc::ClientContext* context : in_flight_) context->TryCancel();
-  }
-  completion_queue_.Shutdown();
-  for (std::thread& thread : completion_threads_) thread.join();
-}
-
 absl::Status RestGateway::SetCatalog(std::shared_ptr<const ApiCatalog> catalog,
                                      const BackendTargets& discovered) {
   std::map<std::string, std::string> target_by_service;
@@ -319,6 +307,7 @@ class RestGateway::StreamCall final
   static void Start(RestGateway* gateway, std::unique_ptr<Call> call,
                     grpc::GenericStub* stub, const HttpResponder& responder) {
     auto* self = new StreamCall(gateway, std::move(call), responder);
+    gateway->StreamStarted(self);
     stub->PrepareBidiStreamingCall(&self->call_->context,
                                    self->call_->route->grpc_path,
                                    grpc::StubOptions(), self);
@@ -341,6 +330,15 @@ class RestGateway::StreamCall final
       RemoveHold();
       return;
     }
+    {
+      absl::MutexLock lock(&gateway_->calls_mu_);
+      if (gateway_->stopping_) {
+        // Cancelled by ~RestGateway, which no longer waits on the client.
+        RemoveHold();
+        return;
+      }
+      waiting_for_client_ = true;
+    }
     if (stream_ == nullptr) {
       HttpResponse head = StreamHead(call_->request_id);
       CopyMetadataToHeaders(call_->context.GetServerInitialMetadata(), &head);
@@ -349,6 +347,10 @@ class RestGateway::StreamCall final
       stream_ = responder_.StartStream(std::move(head));
     }
     stream_->WriteChunk(absl::StrCat(*json, "\n"), [this](bool written) {
+      {
+        absl::MutexLock lock(&gateway_->calls_mu_);
+        waiting_for_client_ = false;
+      }
       if (written) {
         StartRead(&call_->response_bytes);
       } else {
@@ -392,7 +394,25 @@ class RestGateway::StreamCall final
       }
       stream_->End(StreamTrailers(final, call_->context));
     }
+    {
+      absl::MutexLock lock(&gateway_->calls_mu_);
+      gateway_->streams_.erase(this);
+    }
+    // What this call holds (the responder among it) is released before
+    // the gateway, and after it the HTTP server, may be destroyed.
+    RestGateway* gateway = gateway_;
     delete this;
+    gateway->StreamEnded();
+  }
+
+  // Called by ~RestGateway with calls_mu_ held: cancels the call; true
+  // when it waits for a client's `done` that will never come, so the
+  // caller must release its hold.
+  bool CancelForShutdown() {
+    call_->context.TryCancel();
+    bool waiting = waiting_for_client_;
+    waiting_for_client_ = false;
+    return waiting;
   }
 
  private:
@@ -407,7 +427,58 @@ class RestGateway::StreamCall final
   HttpResponder responder_;
   std::shared_ptr<HttpStream> stream_;
   grpc::Status failure_;
+  // Between a WriteChunk and its `done`.
+  bool waiting_for_client_ ABSL_GUARDED_BY(gateway_->calls_mu_) = false;
 };
+
+RestGateway::~RestGateway() {
+  // The HTTP server has stopped: no request starts, and no stream's
+  // `done` callback will run again, so a stream waiting for its client
+  // would hold on forever; it is released here instead.
+  std::vector<StreamCall*> waiting_for_client;
+  {
+    // Calls still waiting for a backend end now instead of at their
+    // deadline; their answers go nowhere (the HTTP server is gone).
+    absl::MutexLock lock(&calls_mu_);
+    stopping_ = true;
+    for (grpc::ClientContext* context : in_flight_) context->TryCancel();
+    for (grpc::ClientContext* context : health_checks_) context->TryCancel();
+    for (StreamCall* stream : streams_) {
+      if (stream->CancelForShutdown()) waiting_for_client.push_back(stream);
+    }
+  }
+  // Outside the lock: the last hold may run OnDone right here.
+  for (StreamCall* stream : waiting_for_client) stream->RemoveHold();
+  completion_queue_.Shutdown();
+  for (std::thread& thread : completion_threads_) thread.join();
+  absl::MutexLock lock(&calls_mu_);
+  calls_mu_.Await(absl::Condition(this, &RestGateway::AllCallsEnded));
+}
+
+bool RestGateway::AllCallsEnded() const {
+  return streams_running_ == 0 && health_checks_.empty();
+}
+
+void RestGateway::StreamStarted(StreamCall* stream) {
+  absl::MutexLock lock(&calls_mu_);
+  streams_.insert(stream);
+  ++streams_running_;
+}
+
+void RestGateway::StreamEnded() {
+  absl::MutexLock lock(&calls_mu_);
+  --streams_running_;
+}
+
+void RestGateway::CheckStarted(grpc::ClientContext* context) {
+  absl::MutexLock lock(&calls_mu_);
+  health_checks_.insert(context);
+}
+
+void RestGateway::CheckEnded(grpc::ClientContext* context) {
+  absl::MutexLock lock(&calls_mu_);
+  health_checks_.erase(context);
+}
 
 void RestGateway::Handle(HttpRequest request, HttpResponder respond) {
   const absl::Time start = absl::Now();
@@ -707,28 +778,36 @@ void RestGateway::HandleReady(Reply respond) {
         absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
     check->request = *kWholeServer;
     std::string label = name;
+    CheckStarted(&check->context);
     check->stub->UnaryCall(
         &check->context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
         &check->request, &check->response,
-        [probe, check, label](grpc::Status status) {
+        [this, probe, check, label](grpc::Status status) {
           grpc::health::v1::HealthCheckResponse health;
           grpc::ProtoBufferReader reader(&check->response);
           bool serving =
               status.ok() && health.ParseFromZeroCopyStream(&reader) &&
               health.status() == grpc::health::v1::HealthCheckResponse::SERVING;
-          std::lock_guard<std::mutex> lock(probe->mu);
-          if (!serving) probe->not_ready.push_back(label);
-          if (--probe->pending > 0) return;
-          if (probe->not_ready.empty()) {
-            probe->respond(
-                JsonResponse(http::status::ok, R"({"status":"ready"})"));
-          } else {
-            probe->respond(
-                JsonResponse(http::status::service_unavailable,
-                             JsonErrorBody(absl::UnavailableError(absl::StrCat(
-                                 "backends not serving: ",
-                                 absl::StrJoin(probe->not_ready, ", "))))));
+          {
+            std::lock_guard<std::mutex> lock(probe->mu);
+            if (!serving) probe->not_ready.push_back(label);
+            if (--probe->pending == 0) {
+              if (probe->not_ready.empty()) {
+                probe->respond(
+                    JsonResponse(http::status::ok, R"({"status":"ready"})"));
+              } else {
+                probe->respond(JsonResponse(
+                    http::status::service_unavailable,
+                    JsonErrorBody(absl::UnavailableError(
+                        absl::StrCat("backends not serving: ",
+                                     absl::StrJoin(probe->not_ready, ", "))))));
+              }
+              // The responder goes now, not with the last copy of `probe`,
+              // which may outlive the gateway (see ~RestGateway).
+              probe->respond = nullptr;
+            }
           }
+          CheckEnded(&check->context);
         });
   }
 }

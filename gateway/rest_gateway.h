@@ -111,10 +111,10 @@ class RestGateway {
   // command line; they win over the ones SetCatalog() is given.
   RestGateway(RestGatewayOptions options, BackendTargets backends,
               const mesh::Mesh* mesh);
-  // Cancels the unary calls in flight and joins the completion threads,
-  // which release their responders; stop the HTTP server first, and
-  // destroy it after (http_server.h). Server-streaming calls and /readyz
-  // probes in flight are not waited for: they may still hold a responder.
+  // Cancels every backend call in flight (unary, server-streaming, /readyz
+  // health checks) and returns once each has ended and released its
+  // responder; stop the HTTP server first, and destroy it after
+  // (http_server.h).
   ~RestGateway();
 
   // Serves `catalog` from now on. A service's target is the mesh config's,
@@ -153,6 +153,15 @@ class RestGateway {
   void PollCompletions();
   void FinishUnary(std::unique_ptr<Call> call);
   void HandleReady(Reply reply);
+  // The bookkeeping that lets ~RestGateway cancel and wait for the calls
+  // that end on gRPC's threads: a stream is registered while it runs, a
+  // /readyz health check while it waits for its backend.
+  void StreamStarted(StreamCall* stream);
+  // Called by a stream's OnDone after it has released everything it held.
+  void StreamEnded();
+  void CheckStarted(grpc::ClientContext* context);
+  void CheckEnded(grpc::ClientContext* context);
+  bool AllCallsEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_);
 
   const RestGatewayOptions options_;
   const BackendTargets backends_;
@@ -166,6 +175,12 @@ class RestGateway {
   std::vector<std::thread> completion_threads_;
   absl::Mutex calls_mu_;
   absl::flat_hash_set<grpc::ClientContext*> in_flight_
+      ABSL_GUARDED_BY(calls_mu_);
+  // Streams not yet past OnDone's bookkeeping (cancelled by the
+  // destructor), and those whose OnDone has not yet returned (waited for).
+  absl::flat_hash_set<StreamCall*> streams_ ABSL_GUARDED_BY(calls_mu_);
+  int streams_running_ ABSL_GUARDED_BY(calls_mu_) = 0;
+  absl::flat_hash_set<grpc::ClientContext*> health_checks_
       ABSL_GUARDED_BY(calls_mu_);
   bool stopping_ ABSL_GUARDED_BY(calls_mu_) = false;
 };
