@@ -46,6 +46,7 @@
 #include "events/commit_signal.h"
 #include "grpcpp/support/server_callback.h"
 #include "status/status_mapping.h"
+#include "validation/field_checks.h"
 
 namespace stubmesh::events {
 
@@ -80,9 +81,9 @@ class EventStreamReactor final : public grpc::ServerWriteReactor<Event> {
     state_->signal = signal;
     // Detached: after Finish() the thread touches only `state`, and gRPC
     // may delete the reactor at any time from then on.
-    std::thread([this, state = state_, after, read = std::move(read),
-                 options] { Run(state, after, read, options); })
-        .detach();
+    std::thread([this, state = state_, after, read = std::move(read), options] {
+      Run(state, after, read, options);
+    }).detach();
   }
 
   void OnWriteDone(bool ok) override {
@@ -163,8 +164,8 @@ grpc::ServerWriteReactor<Event>* StartEventStream(
     int64_t after, typename EventStreamReactor<Event>::ReadFn read,
     CommitSignal* signal, EventStreamOptions options) {
   if (after < 0) {
-    return new FinishedStreamReactor<Event>(absl::InvalidArgumentError(
-        absl::StrCat("after_sequence: must be 0 or more, got ", after)));
+    return new FinishedStreamReactor<Event>(validation::InvalidFieldError(
+        "after_sequence", absl::StrCat("must be 0 or more, got ", after)));
   }
   if (signal->closed()) {
     return new FinishedStreamReactor<Event>(
@@ -175,8 +176,7 @@ grpc::ServerWriteReactor<Event>* StartEventStream(
         absl::StrCat("this replica already serves ", options.max_streams,
                      " event streams; try another or later")));
   }
-  return new EventStreamReactor<Event>(after, std::move(read), signal,
-                                       options);
+  return new EventStreamReactor<Event>(after, std::move(read), signal, options);
 }
 
 }  // namespace stubmesh::events

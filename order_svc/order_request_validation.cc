@@ -11,14 +11,14 @@ namespace stubmesh::order {
 namespace {
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+  return validation::InvalidFieldError(field, why);
 }
 
 absl::Status CheckSku(const std::string& field, absl::string_view sku) {
   if (sku.empty()) return Invalid(field, "is required");
   if (sku.size() > kMaxSkuChars) {
-    return Invalid(field, absl::StrCat("must be at most ", kMaxSkuChars,
-                                       " characters"));
+    return Invalid(
+        field, absl::StrCat("must be at most ", kMaxSkuChars, " characters"));
   }
   for (char c : sku) {
     if (!absl::ascii_isalnum(c) && c != '.' && c != '_' && c != '-') {
@@ -55,9 +55,9 @@ absl::StatusOr<int32_t> ValidateCreateOrder(
     return Invalid("order.items", "at least one line item is required");
   }
   if (order.items_size() > kMaxItems) {
-    return Invalid("order.items", absl::StrCat("at most ", kMaxItems,
-                                               " line items, got ",
-                                               order.items_size()));
+    return Invalid("order.items",
+                   absl::StrCat("at most ", kMaxItems, " line items, got ",
+                                order.items_size()));
   }
   int64_t total = 0;
   for (int i = 0; i < order.items_size(); ++i) {
@@ -73,8 +73,8 @@ absl::StatusOr<int32_t> ValidateCreateOrder(
     if (item.unit_price_cents() < 0 ||
         item.unit_price_cents() > kMaxUnitPriceCents) {
       return Invalid(prefix + "unit_price_cents",
-                     absl::StrCat("must be 0 to ", kMaxUnitPriceCents,
-                                  ", got ", item.unit_price_cents()));
+                     absl::StrCat("must be 0 to ", kMaxUnitPriceCents, ", got ",
+                                  item.unit_price_cents()));
     }
     // At most 100 × 10^4 × 10^8 = 10^14: no int64 overflow.
     total += static_cast<int64_t>(item.quantity()) * item.unit_price_cents();

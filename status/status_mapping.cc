@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -144,8 +145,22 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   int code = static_cast<int>(status.code());
   if (code < 0 || code > kMaxCanonicalCode) code = grpc::StatusCode::UNKNOWN;
-  return grpc::Status(static_cast<grpc::StatusCode>(code),
-                      std::string(status.message()));
+  std::string message(status.message());
+  google::rpc::Status with_details;
+  status.ForEachPayload(
+      [&with_details](absl::string_view type_url, const absl::Cord& payload) {
+        google::protobuf::Any* detail = with_details.add_details();
+        detail->set_type_url(std::string(type_url));
+        detail->set_value(std::string(payload));
+      });
+  if (with_details.details().empty()) {
+    return grpc::Status(static_cast<grpc::StatusCode>(code),
+                        std::move(message));
+  }
+  with_details.set_code(code);
+  with_details.set_message(message);
+  return grpc::Status(static_cast<grpc::StatusCode>(code), std::move(message),
+                      with_details.SerializeAsString());
 }
 
 absl::Status ToAbslStatus(const grpc::Status& status) {
@@ -154,8 +169,16 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
   if (code < 0 || code > kMaxCanonicalCode) {
     code = static_cast<int>(absl::StatusCode::kUnknown);
   }
-  return absl::Status(static_cast<absl::StatusCode>(code),
+  absl::Status result(static_cast<absl::StatusCode>(code),
                       status.error_message());
+  google::rpc::Status with_details;
+  if (!status.error_details().empty() &&
+      with_details.ParseFromString(status.error_details())) {
+    for (const google::protobuf::Any& detail : with_details.details()) {
+      result.SetPayload(detail.type_url(), absl::Cord(detail.value()));
+    }
+  }
+  return result;
 }
 
 int HttpStatusFromCode(absl::StatusCode code) {

@@ -21,7 +21,12 @@
 namespace stubmesh {
 
 // absl and gRPC share the canonical code numbers (0..16); codes outside that
-// range become UNKNOWN. The message is kept.
+// range become UNKNOWN. The message is kept. Error details travel too: each
+// payload of an absl::Status (keyed by its type URL, e.g.
+// "type.googleapis.com/google.rpc.BadRequest", holding the serialized
+// message) becomes a detail of the google.rpc.Status that gRPC sends as its
+// binary error details ("grpc-status-details-bin"), and back. absl keeps one
+// payload per type URL: of several details of one type, the last is kept.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status ToAbslStatus(const grpc::Status& status);
 

@@ -30,6 +30,42 @@ TEST(StatusMappingTest, EveryCanonicalCodeRoundTrips) {
   }
 }
 
+TEST(StatusMappingTest, PayloadsTravelAsErrorDetails) {
+  google::rpc::BadRequest bad_request;
+  auto* violation = bad_request.add_field_violations();
+  violation->set_field("user.email");
+  violation->set_description("is required");
+  absl::Status in = absl::InvalidArgumentError("user.email: is required");
+  in.SetPayload("type.googleapis.com/google.rpc.BadRequest",
+                absl::Cord(bad_request.SerializeAsString()));
+
+  grpc::Status grpc_status = ToGrpcStatus(in);
+  google::rpc::Status sent;
+  ASSERT_TRUE(sent.ParseFromString(grpc_status.error_details()));
+  EXPECT_EQ(sent.code(), 3);
+  EXPECT_EQ(sent.message(), "user.email: is required");
+  ASSERT_EQ(sent.details_size(), 1);
+  google::rpc::BadRequest unpacked;
+  ASSERT_TRUE(sent.details(0).UnpackTo(&unpacked));
+  EXPECT_EQ(unpacked.field_violations(0).field(), "user.email");
+
+  absl::Status back = ToAbslStatus(grpc_status);
+  EXPECT_EQ(back, in);  // code, message and payloads
+  EXPECT_EQ(JsonErrorBody(in),
+            R"({"code":3,"message":"user.email: is required","details":[)"
+            R"({"@type":"type.googleapis.com/google.rpc.BadRequest",)"
+            R"("fieldViolations":[{"field":"user.email",)"
+            R"("description":"is required","reason":""}]}]})");
+}
+
+TEST(StatusMappingTest, NoPayloadsNoErrorDetails) {
+  EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("x")).error_details(), "");
+  // Details that are not a google.rpc.Status are not turned into payloads.
+  absl::Status back =
+      ToAbslStatus(grpc::Status(grpc::StatusCode::INTERNAL, "x", "\xff"));
+  EXPECT_EQ(back, absl::InternalError("x"));
+}
+
 TEST(StatusMappingTest, NamedCodesMatch) {
   EXPECT_EQ(ToGrpcStatus(absl::NotFoundError("x")).error_code(),
             grpc::StatusCode::NOT_FOUND);

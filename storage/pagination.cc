@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "validation/field_checks.h"
 
 namespace stubmesh::storage {
 namespace {
@@ -25,15 +26,16 @@ absl::StatusOr<PageRequest> ParsePageRequest(int32_t page_size,
                                              absl::string_view scope) {
   PageRequest page;
   if (page_size < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: must not be negative, got ", page_size));
+    return validation::InvalidFieldError(
+        "page_size", absl::StrCat("must not be negative, got ", page_size));
   }
   if (page_size > 0) page.limit = std::min(page_size, kMaxPageSize);
   if (page_token.empty()) return page;
 
-  absl::Status bad = absl::InvalidArgumentError(
-      "page_token: not a token returned by this list (use next_page_token "
-      "of the previous page, with the same filter)");
+  absl::Status bad = validation::InvalidFieldError(
+      "page_token",
+      "not a token returned by this list (use next_page_token of the "
+      "previous page, with the same filter)");
   std::string decoded;
   if (page_token.size() > 512 ||
       !absl::WebSafeBase64Unescape(page_token, &decoded)) {

@@ -12,23 +12,23 @@ using ::stubmesh::validation::CheckPositiveId;
 using ::stubmesh::validation::CheckRequestId;
 using ::stubmesh::validation::CheckText;
 using ::stubmesh::validation::CheckUnsetId;
+using ::stubmesh::validation::InvalidFieldError;
 
 absl::Status ValidateCreateUser(const v1::CreateUserRequest& request) {
   absl::Status s = CheckRequestId("request_id", request.request_id());
   if (!s.ok()) return s;
-  if (!request.has_user())
-    return absl::InvalidArgumentError("user: is required");
+  if (!request.has_user()) return InvalidFieldError("user", "is required");
   const v1::User& user = request.user();
   s = CheckUnsetId("user.id", user.id());
   if (!s.ok()) return s;
   // Silently dropping them would let a client believe it set them.
   if (user.has_create_time()) {
-    return absl::InvalidArgumentError(
-        "user.create_time: is set by the server; leave it unset");
+    return InvalidFieldError("user.create_time",
+                             "is set by the server; leave it unset");
   }
   if (user.has_update_time()) {
-    return absl::InvalidArgumentError(
-        "user.update_time: is set by the server; leave it unset");
+    return InvalidFieldError("user.update_time",
+                             "is set by the server; leave it unset");
   }
   s = CheckText("user.name", user.name(), 1, kMaxNameChars);
   if (s.ok()) s = CheckEmail("user.email", user.email());
@@ -45,9 +45,10 @@ absl::StatusOr<UserChanges> ResolveUserChanges(
     if (!user.name().empty()) changes.name = user.name();
     if (!user.email().empty()) changes.email = user.email();
     if (!changes.name && !changes.email) {
-      return absl::InvalidArgumentError(
-          "update_mask: nothing to update (set user.name or user.email, or "
-          "name them in update_mask)");
+      return InvalidFieldError(
+          "update_mask",
+          "nothing to update (set user.name or user.email, or name them in "
+          "update_mask)");
     }
   } else {
     for (const std::string& path : request.update_mask().paths()) {
@@ -56,8 +57,9 @@ absl::StatusOr<UserChanges> ResolveUserChanges(
       } else if (path == "email") {
         changes.email = user.email();
       } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("update_mask: '", path,
+        return InvalidFieldError(
+            "update_mask",
+            absl::StrCat("'", path,
                          "' is not a field that can be updated (name, email)"));
       }
     }

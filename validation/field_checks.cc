@@ -2,15 +2,29 @@
 
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "google/rpc/error_details.pb.h"
 
 namespace stubmesh::validation {
-namespace {
 
-absl::Status Invalid(absl::string_view field, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+absl::Status InvalidFieldError(absl::string_view field,
+                               absl::string_view description) {
+  absl::Status status =
+      absl::InvalidArgumentError(absl::StrCat(field, ": ", description));
+  google::rpc::BadRequest bad_request;
+  google::rpc::BadRequest::FieldViolation* violation =
+      bad_request.add_field_violations();
+  violation->set_field(std::string(field));
+  violation->set_description(std::string(description));
+  status.SetPayload(
+      absl::StrCat("type.googleapis.com/", bad_request.GetTypeName()),
+      absl::Cord(bad_request.SerializeAsString()));
+  return status;
 }
+
+namespace {
 
 // Counts code points; -1 when `s` is not valid UTF-8 (overlongs, surrogates
 // and values above U+10FFFF are invalid too) or, with `printable_only`, holds
@@ -70,56 +84,60 @@ bool IsValidUtf8(absl::string_view value) {
 
 absl::Status CheckPositiveId(absl::string_view field, int64_t value) {
   if (value > 0) return absl::OkStatus();
-  return Invalid(field, absl::StrCat("must be a positive id, got ", value));
+  return InvalidFieldError(field,
+                           absl::StrCat("must be a positive id, got ", value));
 }
 
 absl::Status CheckUnsetId(absl::string_view field, int64_t value) {
   if (value == 0) return absl::OkStatus();
-  return Invalid(field, "is assigned by the server and must not be set");
+  return InvalidFieldError(field,
+                           "is assigned by the server and must not be set");
 }
 
 absl::Status CheckText(absl::string_view field, absl::string_view value,
                        int min_chars, int max_chars) {
   int chars = CountPrintableCodePoints(value);
   if (chars < 0) {
-    return Invalid(field, "must be UTF-8 text without control characters");
+    return InvalidFieldError(field,
+                             "must be UTF-8 text without control characters");
   }
   if (chars < min_chars) {
-    return Invalid(field, min_chars == 1
-                              ? std::string("is required")
-                              : absl::StrCat("needs at least ", min_chars,
-                                             " characters"));
+    return InvalidFieldError(
+        field, min_chars == 1
+                   ? std::string("is required")
+                   : absl::StrCat("needs at least ", min_chars, " characters"));
   }
   if (chars > max_chars) {
-    return Invalid(field, absl::StrCat("must be at most ", max_chars,
-                                       " characters, got ", chars));
+    return InvalidFieldError(field, absl::StrCat("must be at most ", max_chars,
+                                                 " characters, got ", chars));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckRequestId(absl::string_view field, absl::string_view value) {
   if (value.size() > 128) {
-    return Invalid(field, "must be at most 128 characters");
+    return InvalidFieldError(field, "must be at most 128 characters");
   }
   for (char c : value) {
     if (c <= 0x20 || c >= 0x7F) {
-      return Invalid(field,
-                     "must be printable ASCII without spaces (a UUID works)");
+      return InvalidFieldError(
+          field, "must be printable ASCII without spaces (a UUID works)");
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckEmail(absl::string_view field, absl::string_view value) {
-  if (value.empty()) return Invalid(field, "is required");
+  if (value.empty()) return InvalidFieldError(field, "is required");
   if (value.size() > 254) {
-    return Invalid(field, "must be at most 254 characters");
+    return InvalidFieldError(field, "must be at most 254 characters");
   }
   if (CountPrintableCodePoints(value) < 0) {
-    return Invalid(field, "must be UTF-8 text without control characters");
+    return InvalidFieldError(field,
+                             "must be UTF-8 text without control characters");
   }
   std::vector<absl::string_view> parts = absl::StrSplit(value, '@');
-  absl::Status bad = Invalid(
+  absl::Status bad = InvalidFieldError(
       field, absl::StrCat("'", value, "' is not an email address"));
   if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) return bad;
   for (char c : value) {

@@ -3,7 +3,8 @@
 
 // Checks shared by every service's request validation. Each returns
 // INVALID_ARGUMENT whose message starts with the field path ("user.email:
-// ..."), so clients, the gateway and logs can tell which field was wrong.
+// ..."), and with the field in a google.rpc.BadRequest detail, so clients,
+// the gateway and logs can tell which field was wrong.
 //
 // Thread-safety: pure functions.
 //
@@ -17,6 +18,15 @@
 #include "absl/strings/string_view.h"
 
 namespace stubmesh::validation {
+
+// INVALID_ARGUMENT "<field>: <description>" carrying, as a payload under
+// "type.googleapis.com/google.rpc.BadRequest", a google.rpc.BadRequest with
+// that one field violation. ToGrpcStatus (status/status_mapping.h) sends it
+// as the gRPC status's error details, and the gateway prints it in the JSON
+// error body, so a client can tell the field without parsing the message.
+// Every check below fails with one of these.
+absl::Status InvalidFieldError(absl::string_view field,
+                               absl::string_view description);
 
 // Well-formed UTF-8: no overlong forms, surrogates or values past U+10FFFF.
 bool IsValidUtf8(absl::string_view value);

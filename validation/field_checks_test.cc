@@ -2,15 +2,34 @@
 
 #include <string>
 
+#include "absl/strings/cord.h"
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 
 namespace stubmesh::validation {
 namespace {
 
+// The field leads the message and is the one violation of the BadRequest
+// detail, whose description is the rest of the message.
 MATCHER_P(IsInvalidNaming, field, "") {
-  return arg.code() == absl::StatusCode::kInvalidArgument &&
-         arg.message().rfind(std::string(field) + ":", 0) == 0;
+  if (arg.code() != absl::StatusCode::kInvalidArgument ||
+      arg.message().rfind(std::string(field) + ": ", 0) != 0) {
+    return false;
+  }
+  absl::optional<absl::Cord> payload =
+      arg.GetPayload("type.googleapis.com/google.rpc.BadRequest");
+  google::rpc::BadRequest bad_request;
+  if (!payload.has_value() ||
+      !bad_request.ParseFromString(std::string(*payload))) {
+    *result_listener << "no BadRequest detail";
+    return false;
+  }
+  return bad_request.field_violations_size() == 1 &&
+         bad_request.field_violations(0).field() == field &&
+         bad_request.field_violations(0).description() ==
+             arg.message().substr(std::string(field).size() + 2);
 }
 
 TEST(FieldChecksTest, PositiveId) {
@@ -35,8 +54,8 @@ TEST(FieldChecksTest, TextCountsCodePointsNotBytes) {
 
 TEST(FieldChecksTest, TextRefusesBadUtf8AndControls) {
   for (std::string bad : {std::string("\xff"), std::string("a\xc3"),
-                          std::string("\xc0\xaf"),        // overlong '/'
-                          std::string("\xed\xa0\x80"),    // surrogate
+                          std::string("\xc0\xaf"),          // overlong '/'
+                          std::string("\xed\xa0\x80"),      // surrogate
                           std::string("\xf4\x90\x80\x80"),  // > U+10FFFF
                           std::string("a\nb"), std::string("a\0b", 3)}) {
     EXPECT_THAT(CheckText("user.name", bad, 1, 200),
@@ -55,7 +74,8 @@ TEST(FieldChecksTest, IsValidUtf8AllowsControlsButNotBadBytes) {
 TEST(FieldChecksTest, RequestId) {
   EXPECT_TRUE(CheckRequestId("request_id", "").ok());
   EXPECT_TRUE(
-      CheckRequestId("request_id", "0b7c6f7e-5a47-4c6e-9d9b-3f3c2a1e0f00").ok());
+      CheckRequestId("request_id", "0b7c6f7e-5a47-4c6e-9d9b-3f3c2a1e0f00")
+          .ok());
   EXPECT_THAT(CheckRequestId("request_id", "has space"),
               IsInvalidNaming("request_id"));
   EXPECT_THAT(CheckRequestId("request_id", std::string(129, 'a')),
@@ -65,9 +85,9 @@ TEST(FieldChecksTest, RequestId) {
 TEST(FieldChecksTest, Email) {
   EXPECT_TRUE(CheckEmail("user.email", "ada@example.com").ok());
   EXPECT_TRUE(CheckEmail("user.email", "a.b+c@sub.example.org").ok());
-  for (const char* bad : {"", "ada", "@example.com", "ada@", "a@b@c",
-                          "ada @example.com", "ada@example..com",
-                          "ada@.example.com"}) {
+  for (const char* bad :
+       {"", "ada", "@example.com", "ada@", "a@b@c", "ada @example.com",
+        "ada@example..com", "ada@.example.com"}) {
     EXPECT_THAT(CheckEmail("user.email", bad), IsInvalidNaming("user.email"))
         << bad;
   }

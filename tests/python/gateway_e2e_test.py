@@ -348,8 +348,10 @@ class GatewayE2ETest(lib.ClassServers, unittest.TestCase):
         except ValueError as e:
             self.fail("body is not JSON (%s): %r" % (e, resp))
 
-    def assertError(self, resp, status, code=None, message_contains=None):
-        """An error: the HTTP status and a google.rpc.Status body."""
+    def assertError(self, resp, status, code=None, message_contains=None, field=None):
+        """An error: the HTTP status and a google.rpc.Status body. With
+        `field`, a bad field: the message starts with it, and the one detail
+        is a google.rpc.BadRequest naming it; else no details."""
         body = self.assertJson(resp, status)
         self.assertIsInstance(body, dict, resp)
         self.assertEqual(set(body), ERROR_KEYS, resp)
@@ -357,7 +359,16 @@ class GatewayE2ETest(lib.ClassServers, unittest.TestCase):
         self.assertGreater(body["code"], 0, resp)
         self.assertIsInstance(body["message"], str, resp)
         self.assertTrue(body["message"], resp)
-        self.assertEqual(body["details"], [], resp)
+        if field is None:
+            self.assertEqual(body["details"], [], resp)
+        else:
+            prefix = field + ": "
+            self.assertTrue(body["message"].startswith(prefix), resp)
+            self.assertEqual(body["details"], [{
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": field,
+                                     "description": body["message"][len(prefix):],
+                                     "reason": ""}]}], resp)
         if code is not None:
             self.assertEqual(body["code"], code, resp)
         if message_contains is not None:
@@ -616,7 +627,8 @@ class GatewayE2ETest(lib.ClassServers, unittest.TestCase):
         for uid in mine:
             self.assertIn(uid, ids)
         # A bad token is the client's error.
-        self.assertError(self.call("GET", "/v1/users?pageToken=not-a-token"), 400, code=3)
+        self.assertError(self.call("GET", "/v1/users?pageToken=not-a-token"), 400, code=3,
+                         field="page_token")
 
     def test_user_orders_and_order_pagination(self):
         user = self.create_user(name="Buyer")
@@ -752,7 +764,14 @@ class GatewayE2ETest(lib.ClassServers, unittest.TestCase):
 
     def test_backend_invalid_argument_is_400_naming_the_field(self):
         resp = self.call_json("POST", "/v1/users", {"name": "No Email", "email": "not-an-email"})
-        self.assertError(resp, 400, code=3, message_contains="user.email")
+        self.assertError(resp, 400, code=3, field="user.email")
+        # The original form route gets the same answer.
+        resp = self.call("POST", "/user", body="name=No+Email&email=not-an-email",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertError(resp, 400, code=3, field="user.email")
+        resp = self.call_json("POST", "/v1/orders", {
+            "userId": "1", "items": [{"sku": "CUP", "quantity": 0, "unitPriceCents": 1}]})
+        self.assertError(resp, 400, code=3, field="order.items[0].quantity")
 
     def test_order_for_unknown_user_is_400_failed_precondition(self):
         resp = self.call_json("POST", "/v1/orders", {

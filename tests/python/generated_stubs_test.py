@@ -32,6 +32,8 @@ STUBMESH_PROTOS = [
     "stubmesh/order/v1/order_service.proto",
     "google/api/http.proto",
     "google/api/annotations.proto",
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
 ]
 
 
@@ -50,6 +52,8 @@ def _generate_and_import(gen_dir):
         "order_pb2": "stubmesh.order.v1.order_service_pb2",
         "order_grpc": "stubmesh.order.v1.order_service_pb2_grpc",
         "annotations_pb2": "google.api.annotations_pb2",
+        "status_pb2": "google.rpc.status_pb2",
+        "error_details_pb2": "google.rpc.error_details_pb2",
         "health_pb2": "health_pb2",
         "health_grpc": "health_pb2_grpc",
     }
@@ -67,6 +71,7 @@ class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
         cls.user_pb2, cls.user_grpc = m["user_pb2"], m["user_grpc"]
         cls.order_pb2, cls.order_grpc = m["order_pb2"], m["order_grpc"]
         cls.health_pb2, cls.health_grpc = m["health_pb2"], m["health_grpc"]
+        cls.status_pb2, cls.error_details_pb2 = m["status_pb2"], m["error_details_pb2"]
 
         cls.start_user_and_order_servers(cls.tmp)
 
@@ -270,6 +275,18 @@ class GeneratedStubsTest(lib.UserAndOrderServers, unittest.TestCase):
                 user=self.user_pb2.User(name="No Email", email="not-an-email"),
                 request_id=str(uuid.uuid4())))
         self.assertIn("user.email", e.details())
+        # The field is also in a google.rpc.BadRequest among the status's
+        # details, as any gRPC client can read them (grpc-status-details-bin).
+        details = dict(e.trailing_metadata()).get("grpc-status-details-bin")
+        self.assertIsNotNone(details, e.trailing_metadata())
+        status = self.status_pb2.Status.FromString(details)
+        self.assertEqual(status.code, grpc.StatusCode.INVALID_ARGUMENT.value[0])
+        self.assertEqual(len(status.details), 1)
+        bad_request = self.error_details_pb2.BadRequest()
+        self.assertTrue(status.details[0].Unpack(bad_request), status.details[0].type_url)
+        self.assertEqual([(v.field, "user.email: " + v.description)
+                          for v in bad_request.field_violations],
+                         [("user.email", e.details())])
 
     def test_duplicate_email_is_already_exists(self):
         user = self.new_user(name="First")
