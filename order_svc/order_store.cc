@@ -17,7 +17,7 @@ using ::stubmesh::storage::SqlDatabase;
 using ::stubmesh::storage::SqlDialect;
 using ::stubmesh::storage::SqlStatement;
 
-// The saga's state, written by ApplyUserEvent in one transaction with its
+// The saga's state, written by ApplyUserEvents in one transaction with its
 // effect: the users known deleted, how far each event source has been
 // applied, and an audit line per applied event. The audit has no unique key
 // on purpose: an event applied twice would show as two lines rather than be
@@ -328,51 +328,77 @@ absl::StatusOr<int64_t> OrderStore::ConsumerPosition(absl::string_view source) {
   return PositionLocked(source);
 }
 
-absl::StatusOr<bool> OrderStore::ApplyUserEvent(absl::string_view source,
-                                                const UserEvent& event) {
+absl::StatusOr<int> OrderStore::ApplyUserEvents(
+    absl::string_view source, absl::Span<const UserEvent> events) {
+  for (size_t i = 1; i < events.size(); ++i) {
+    if (events[i].sequence() <= events[i - 1].sequence()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("events[", i, "].sequence: ", events[i].sequence(),
+                       " does not follow ", events[i - 1].sequence(),
+                       " (a batch must be in ascending sequence order)"));
+    }
+  }
+  if (events.empty()) return 0;
   absl::MutexLock lock(&mu_);
-  bool applied = false;
+  int applied = 0;
   absl::Status s = db_->Transaction([&]() -> absl::Status {
     // Under the write lock: another replica applying the same stream
-    // cannot interleave, so the position check and the effect are atomic.
+    // cannot interleave, so the position check and the effects are atomic.
     absl::StatusOr<int64_t> position = PositionLocked(source);
     if (!position.ok()) return position.status();
-    if (event.sequence() <= *position) return absl::OkStatus();
     int64_t now = absl::ToUnixMicros(absl::Now());
-    std::string kind = "other";
-    if (event.has_user_deleted()) {
-      kind = "user_deleted";
-      absl::Status cancelled =
-          CancelOrdersOfDeletedUserLocked(event.user_deleted().user_id(),
-                                          event.sequence(), now);
-      if (!cancelled.ok()) return cancelled;
-    } else if (event.has_user_created()) {
-      kind = "user_created";
-    } else if (event.has_user_updated()) {
-      kind = "user_updated";
+    for (const UserEvent& event : events) {
+      if (event.sequence() <= *position) continue;
+      absl::Status done = ApplyUserEventLocked(source, event, now);
+      if (!done.ok()) return done;
+      ++applied;
     }
-    SqlStatement& record = *statements_->record_applied;
-    record.Reset();
-    record.BindText(1, source);
-    record.BindInt64(2, event.sequence());
-    record.BindText(3, kind);
-    record.BindInt64(4, now);
-    absl::Status recorded = record.Run();
-    record.Reset();
-    if (!recorded.ok()) return recorded;
+    if (applied == 0) return absl::OkStatus();
+    // Ascending, so the last event is the last one applied.
     SqlStatement& set_position = *statements_->set_position;
     set_position.Reset();
     set_position.BindText(1, source);
-    set_position.BindInt64(2, event.sequence());
+    set_position.BindInt64(2, events.back().sequence());
     absl::Status moved = set_position.Run();
     set_position.Reset();
-    if (!moved.ok()) return moved;
-    applied = true;
-    return absl::OkStatus();
+    return moved;
   });
   if (!s.ok()) return s;
-  if (applied) commit_signal_.Committed(outbox_->last_appended());
+  if (applied > 0) commit_signal_.Committed(outbox_->last_appended());
   return applied;
+}
+
+absl::StatusOr<bool> OrderStore::ApplyUserEvent(absl::string_view source,
+                                                const UserEvent& event) {
+  absl::StatusOr<int> applied =
+      ApplyUserEvents(source, absl::MakeConstSpan(&event, 1));
+  if (!applied.ok()) return applied.status();
+  return *applied == 1;
+}
+
+absl::Status OrderStore::ApplyUserEventLocked(absl::string_view source,
+                                              const UserEvent& event,
+                                              int64_t now) {
+  std::string kind = "other";
+  if (event.has_user_deleted()) {
+    kind = "user_deleted";
+    absl::Status cancelled = CancelOrdersOfDeletedUserLocked(
+        event.user_deleted().user_id(), event.sequence(), now);
+    if (!cancelled.ok()) return cancelled;
+  } else if (event.has_user_created()) {
+    kind = "user_created";
+  } else if (event.has_user_updated()) {
+    kind = "user_updated";
+  }
+  SqlStatement& record = *statements_->record_applied;
+  record.Reset();
+  record.BindText(1, source);
+  record.BindInt64(2, event.sequence());
+  record.BindText(3, kind);
+  record.BindInt64(4, now);
+  absl::Status recorded = record.Run();
+  record.Reset();
+  return recorded;
 }
 
 absl::Status OrderStore::CancelOrdersOfDeletedUserLocked(int64_t user_id,

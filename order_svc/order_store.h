@@ -10,10 +10,11 @@
 // written in one transaction.
 //
 // The store is also the order side of the user-deletion saga:
-// ApplyUserEvent() applies an event of the user service exactly once (the
-// source's position is kept in the same transaction as the effect), and for
-// UserDeleted cancels the user's open orders (OrderCancelled events) and
-// remembers the user as deleted, after which Create() refuses the user.
+// ApplyUserEvents() applies a batch of the user service's events exactly
+// once (the source's position is kept in the same transaction as the
+// effects), and for UserDeleted cancels the user's open orders
+// (OrderCancelled events) and remembers the user as deleted, after which
+// Create() refuses the user.
 //
 // Thread-safety: all methods are thread-safe (one connection behind a mutex).
 //
@@ -32,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "events/commit_signal.h"
 #include "events/outbox.h"
 #include "storage/pagination.h"
@@ -80,11 +82,24 @@ class OrderStore {
   // At most `limit` order events with sequence > `after`, in order.
   absl::StatusOr<std::vector<OrderEvent>> ReadEvents(int64_t after, int limit);
 
-  // Applies `event` of the user service's log named `source`, unless an
-  // event at or beyond its sequence was applied already: true when applied,
-  // false when skipped as a duplicate. The effect, an audit line and the
-  // new position commit together. UserDeleted cancels the user's open
-  // orders; other kinds only move the position.
+  // Applies `events` of the user service's log named `source` in one
+  // transaction, skipping those at or below the source's stored position
+  // (duplicates, as after a reconnect or when another replica sharing the
+  // database got there first). Returns how many were applied (skipped ones
+  // are not counted). Per applied event, its effect and an audit line are
+  // written; the position becomes the last applied sequence; all of it
+  // commits together, or, on any error, none of it (position and effects
+  // stay as they were). UserDeleted cancels the user's open orders; other
+  // kinds only move the position. An empty batch writes nothing and is 0.
+  // `events` must be in strictly ascending sequence order, as the log
+  // delivers them: otherwise INVALID_ARGUMENT naming `sequence`, and
+  // nothing is written. One transaction costs one commit (one fsync on
+  // SQLite), however many events it holds: batches make catching up cheap.
+  absl::StatusOr<int> ApplyUserEvents(absl::string_view source,
+                                      absl::Span<const UserEvent> events);
+
+  // ApplyUserEvents with one event: true when applied, false when skipped
+  // as a duplicate.
   absl::StatusOr<bool> ApplyUserEvent(absl::string_view source,
                                       const UserEvent& event);
 
@@ -101,6 +116,11 @@ class OrderStore {
              std::unique_ptr<events::Outbox> outbox);
 
   absl::StatusOr<int64_t> PositionLocked(absl::string_view source)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies `event` (above the position) inside the caller's transaction:
+  // its effect and its audit line; not the position.
+  absl::Status ApplyUserEventLocked(absl::string_view source,
+                                    const UserEvent& event, int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CancelOrdersOfDeletedUserLocked(int64_t user_id,
                                                int64_t sequence, int64_t now)

@@ -6,8 +6,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "sqlite3.h"
 #include "storage/backend_test_databases.h"
+#include "storage/database_url.h"
+#include "storage/postgres_database.h"
 
 namespace stubmesh::order {
 namespace {
@@ -246,6 +250,162 @@ TEST_P(OrderStoreTest, TwoStoresOnOneFileApplyEachEventOnce) {
     cancelled += event.has_order_cancelled();
   }
   EXPECT_EQ(cancelled, 50);
+}
+
+UserEvent UserCreatedEvent(int64_t sequence, int64_t user_id) {
+  UserEvent event;
+  event.set_sequence(sequence);
+  event.mutable_user_created()->mutable_user()->set_id(user_id);
+  return event;
+}
+
+int CancelledEvents(OrderStore* store) {
+  int cancelled = 0;
+  std::vector<OrderEvent> events = *store->ReadEvents(0, 1000);
+  for (const OrderEvent& event : events) {
+    cancelled += event.has_order_cancelled();
+  }
+  return cancelled;
+}
+
+// Runs `sql` on the database at `url` through a connection of its own, as an
+// operator's SQL shell would (the store's schema is left alone).
+absl::Status RunSqlOn(const std::string& url, const std::string& sql) {
+  absl::StatusOr<storage::DatabaseUrl> parsed = storage::ParseDatabaseUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->dialect == storage::SqlDialect::kPostgresql) {
+    auto db = storage::PostgresDatabase::Create(parsed->postgresql_conninfo,
+                                                "order_store_test_sql", {});
+    if (!db.ok()) return db.status();
+    return (*db)->Execute(sql);
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(parsed->sqlite_path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE, nullptr);
+  if (rc == SQLITE_OK) sqlite3_busy_timeout(db, 5000);
+  char* error = nullptr;
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  absl::Status status = absl::OkStatus();
+  if (rc != SQLITE_OK) {
+    status = absl::InternalError(error != nullptr ? error : sqlite3_errmsg(db));
+  }
+  sqlite3_free(error);
+  sqlite3_close(db);
+  return status;
+}
+
+TEST_P(OrderStoreTest, ABatchIsAppliedAsAWhole) {
+  Order a = *store_->Create(NewOrder(7, 100), "");
+  Order b = *store_->Create(NewOrder(8, 100), "");
+  Order c = *store_->Create(NewOrder(9, 100), "");
+  std::vector<UserEvent> batch = {UserCreatedEvent(1, 10),
+                                  UserDeletedEvent(2, 7), UserEvent(),
+                                  UserDeletedEvent(6, 8)};
+  batch[2].set_sequence(4);
+  batch[2].mutable_user_updated()->mutable_user()->set_id(9);
+  absl::StatusOr<int> applied = store_->ApplyUserEvents(kUsers, batch);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, 4);
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 6);
+  EXPECT_EQ(store_->Get(a.id())->status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(store_->Get(b.id())->status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(store_->Get(c.id())->status(), v1::ORDER_STATUS_OPEN);
+  EXPECT_EQ(CancelledEvents(store_.get()), 2);
+  EXPECT_EQ(store_->Create(NewOrder(8, 100), "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Delivered again, as after a reconnect: nothing is applied twice.
+  EXPECT_EQ(*store_->ApplyUserEvents(kUsers, batch), 0);
+  EXPECT_EQ(CancelledEvents(store_.get()), 2);
+}
+
+TEST_P(OrderStoreTest, ABatchOverlappingThePositionAppliesOnlyTheNewTail) {
+  std::vector<Order> orders;
+  for (int64_t user = 1; user <= 6; ++user) {
+    orders.push_back(*store_->Create(NewOrder(user, 100), ""));
+  }
+  ASSERT_EQ(*store_->ApplyUserEvents(
+                kUsers, {UserDeletedEvent(1, 1), UserDeletedEvent(2, 2),
+                         UserDeletedEvent(3, 3)}),
+            3);
+  // Another replica applied up to 3; this one got 2..5 from its stream.
+  absl::StatusOr<int> applied = store_->ApplyUserEvents(
+      kUsers, {UserDeletedEvent(2, 2), UserDeletedEvent(3, 3),
+               UserDeletedEvent(4, 4), UserDeletedEvent(5, 5)});
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, 2);
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 5);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(store_->Get(orders[i].id())->status(), v1::ORDER_STATUS_CANCELLED)
+        << "user " << i + 1;
+  }
+  EXPECT_EQ(store_->Get(orders[5].id())->status(), v1::ORDER_STATUS_OPEN);
+  EXPECT_EQ(CancelledEvents(store_.get()), 5);
+}
+
+TEST_P(OrderStoreTest, AFailingBatchLeavesPositionAndEffectsUntouched) {
+  Order first = *store_->Create(NewOrder(1, 100), "");
+  Order second = *store_->Create(NewOrder(2, 100), "");
+  Order third = *store_->Create(NewOrder(3, 100), "");
+  ASSERT_TRUE(*store_->ApplyUserEvent(kUsers, UserDeletedEvent(1, 1)));
+  // The database refuses the audit line of sequence 4, the batch's last
+  // event, after the batch's first events took effect inside it.
+  const bool sqlite = GetParam() == storage::SqlDialect::kSqlite;
+  ASSERT_TRUE(
+      RunSqlOn(path_,
+               sqlite
+                   ? "CREATE TRIGGER refuse_4 BEFORE INSERT ON applied_events "
+                     "WHEN NEW.sequence = 4 BEGIN "
+                     "SELECT RAISE(ABORT, 'sequence 4 refused'); END"
+                   : "CREATE FUNCTION refuse() RETURNS trigger "
+                     "LANGUAGE plpgsql AS $$ BEGIN "
+                     "RAISE EXCEPTION 'sequence 4 refused'; END $$; "
+                     "CREATE TRIGGER refuse_4 BEFORE INSERT ON "
+                     "applied_events FOR EACH ROW WHEN (NEW.sequence = 4) "
+                     "EXECUTE FUNCTION refuse()")
+          .ok());
+  const std::vector<UserEvent> batch = {
+      UserDeletedEvent(2, 2), UserCreatedEvent(3, 9), UserDeletedEvent(4, 3)};
+  absl::StatusOr<int> failed = store_->ApplyUserEvents(kUsers, batch);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_TRUE(
+      absl::StrContains(failed.status().message(), "sequence 4 refused"))
+      << failed.status();
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 1);
+  EXPECT_EQ(store_->Get(second.id())->status(), v1::ORDER_STATUS_OPEN);
+  EXPECT_EQ(store_->Get(third.id())->status(), v1::ORDER_STATUS_OPEN);
+  EXPECT_EQ(CancelledEvents(store_.get()), 1);
+  // User 2 was not remembered as deleted.
+  EXPECT_TRUE(store_->Create(NewOrder(2, 100), "").ok());
+
+  // Once the database accepts it, the same batch applies in full.
+  ASSERT_TRUE(RunSqlOn(path_, sqlite
+                                  ? "DROP TRIGGER refuse_4"
+                                  : "DROP TRIGGER refuse_4 ON applied_events")
+                  .ok());
+  absl::StatusOr<int> applied = store_->ApplyUserEvents(kUsers, batch);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, 3);
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 4);
+  EXPECT_EQ(store_->Get(first.id())->status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(store_->Get(second.id())->status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(store_->Get(third.id())->status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(CancelledEvents(store_.get()), 4);
+}
+
+TEST_P(OrderStoreTest, ABatchOutOfOrderIsRefusedNamingTheField) {
+  Order order = *store_->Create(NewOrder(1, 100), "");
+  absl::StatusOr<int> refused = store_->ApplyUserEvents(
+      kUsers,
+      {UserDeletedEvent(1, 1), UserCreatedEvent(3, 2), UserCreatedEvent(3, 3)});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(
+      absl::StrContains(refused.status().message(), "events[2].sequence"))
+      << refused.status();
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 0);
+  EXPECT_EQ(store_->Get(order.id())->status(), v1::ORDER_STATUS_OPEN);
+  EXPECT_EQ(*store_->ApplyUserEvents(kUsers, {}), 0);
+  EXPECT_EQ(*store_->ConsumerPosition(kUsers), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, OrderStoreTest, storage::AllBackends(),
