@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
@@ -13,7 +15,12 @@ namespace stubmesh::order {
 
 UserEventConsumer::UserEventConsumer(OrderStore* store, const mesh::Mesh* mesh,
                                      UserEventConsumerOptions options)
-    : store_(store), mesh_(mesh), options_(options) {
+    : store_(store),
+      mesh_(mesh),
+      options_(options),
+      max_buffered_(
+          static_cast<size_t>(std::max(1, options.max_buffered_events))),
+      max_batch_(static_cast<size_t>(std::max(1, options.max_batch))) {
   if (options_.metrics == nullptr) return;
   const std::map<std::string, std::string> labels = {{"source", kSource}};
   position_ = &prometheus::BuildGauge()
@@ -72,6 +79,22 @@ void UserEventConsumer::Run() {
   }
 }
 
+void UserEventConsumer::ReadStream(
+    grpc::ClientReaderInterface<user::v1::UserEvent>* reader) {
+  user::v1::UserEvent event;
+  while (reader->Read(&event)) {
+    absl::MutexLock lock(&mu_);
+    // Backpressure: a full queue stops the reading, and flow control the
+    // server.
+    mu_.Await(absl::Condition(this, &UserEventConsumer::RoomOrGiveUp));
+    if (abandoned_ || stopping_) break;
+    queue_.push_back(std::move(event));
+    event.Clear();
+  }
+  absl::MutexLock lock(&mu_);
+  stream_ended_ = true;
+}
+
 bool UserEventConsumer::FollowOnce() {
   absl::StatusOr<int64_t> position = store_->ConsumerPosition(kSource);
   if (!position.ok()) {
@@ -90,29 +113,58 @@ bool UserEventConsumer::FollowOnce() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
     active_ = &context;
+    queue_.clear();
+    stream_ended_ = false;
+    abandoned_ = false;
   }
   if (position_ != nullptr) position_->Set(static_cast<double>(*position));
   user::v1::WatchEventsRequest request;
   request.set_after_sequence(*position);
   std::unique_ptr<grpc::ClientReader<user::v1::UserEvent>> reader =
       (*stub)->WatchEvents(&context, request);
+  std::thread reader_thread([this, &reader] { ReadStream(reader.get()); });
+
   bool applied_any = false;
-  user::v1::UserEvent event;
   absl::Status failed = absl::OkStatus();
-  while (reader->Read(&event)) {
-    absl::StatusOr<bool> applied = store_->ApplyUserEvent(kSource, event);
+  std::vector<user::v1::UserEvent> batch;
+  while (true) {
+    batch.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      // Whatever is queued, at once: a batch is never waited for.
+      mu_.Await(absl::Condition(this, &UserEventConsumer::BatchOrEnd));
+      // Empty here means the stream ended and all of it was applied.
+      if (stopping_ || queue_.empty()) break;
+      size_t take = std::min(queue_.size(), max_batch_);
+      batch.reserve(take);
+      for (size_t i = 0; i < take; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    absl::StatusOr<int> applied = store_->ApplyUserEvents(kSource, batch);
     if (!applied.ok()) {
-      // Start over from the stored position: nothing of this event stuck.
+      // Start over from the stored position: nothing of this batch stuck.
       failed = applied.status();
-      context.TryCancel();
       break;
     }
-    applied_any = applied_any || *applied;
-    if (*applied && applied_ != nullptr) {
-      applied_->Increment();
-      position_->Set(static_cast<double>(event.sequence()));
+    if (*applied > 0) {
+      applied_any = true;
+      if (applied_ != nullptr) {
+        applied_->Increment(static_cast<double>(*applied));
+        // The store applies batches in order: the last event was applied.
+        position_->Set(static_cast<double>(batch.back().sequence()));
+      }
     }
   }
+  {
+    absl::MutexLock lock(&mu_);
+    abandoned_ = true;
+    queue_.clear();
+    // A reader still in Read() is woken by the cancellation.
+    if (!stream_ended_) context.TryCancel();
+  }
+  reader_thread.join();
   grpc::Status status = reader->Finish();
   {
     absl::MutexLock lock(&mu_);
@@ -121,8 +173,9 @@ bool UserEventConsumer::FollowOnce() {
   }
   if (restarts_ != nullptr) restarts_->Increment();
   if (!failed.ok()) {
-    absl::FPrintF(stderr, "user events: applying sequence %d failed: %s\n",
-                  event.sequence(), failed.ToString());
+    absl::FPrintF(stderr, "user events: applying sequences %d..%d failed: %s\n",
+                  batch.front().sequence(), batch.back().sequence(),
+                  failed.ToString());
   } else {
     absl::FPrintF(stderr, "user events: stream ended (%d: %s); resuming\n",
                   status.error_code(), status.error_message());
