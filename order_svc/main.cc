@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -32,12 +33,31 @@ ABSL_FLAG(bool, consume_user_events, true,
           "deleted users (the user-deletion saga). Off only for tests and "
           "tools that must not apply events.");
 
+ABSL_FLAG(int32_t, user_events_max_batch, 512,
+          "At most this many user events are applied in one transaction "
+          "(one commit, one fsync on SQLite); the consumer never waits to "
+          "fill a batch. At least 1.");
+ABSL_FLAG(int32_t, user_events_max_buffered, 1024,
+          "User events read ahead of the store, at most; the stream is read "
+          "no further while this many wait. At least 1.");
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves stubmesh.order.v1.OrderService. Example:\n"
       "  order_svc --port=50052 --db=orders.db "
       "--user_service=127.0.0.1:50051");
   absl::ParseCommandLine(argc, argv);
+  for (const auto& [name, value] :
+       {std::pair{"--user_events_max_batch",
+                  absl::GetFlag(FLAGS_user_events_max_batch)},
+        std::pair{"--user_events_max_buffered",
+                  absl::GetFlag(FLAGS_user_events_max_buffered)}}) {
+    if (value < 1) {
+      absl::FPrintF(stderr, "order_svc: %s must be at least 1, not %d\n", name,
+                    value);
+      return 1;
+    }
+  }
 
   absl::StatusOr<std::unique_ptr<stubmesh::order::OrderStore>> store =
       stubmesh::order::OrderStore::Create(absl::GetFlag(FLAGS_db));
@@ -84,6 +104,9 @@ int main(int argc, char** argv) {
   // The saga: user deletions cancel the user's open orders.
   stubmesh::order::UserEventConsumerOptions consumer_options;
   consumer_options.metrics = metrics;
+  consumer_options.max_batch = absl::GetFlag(FLAGS_user_events_max_batch);
+  consumer_options.max_buffered_events =
+      absl::GetFlag(FLAGS_user_events_max_buffered);
   stubmesh::order::UserEventConsumer consumer(store->get(), mesh->get(),
                                               consumer_options);
   if (absl::GetFlag(FLAGS_consume_user_events)) consumer.Start();
