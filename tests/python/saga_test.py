@@ -7,9 +7,11 @@ happens to them under kill -9 and under racing requests.
 - DELETE /v1/users/{id} cancels the user's open orders; the user is then
   404 and new orders for it are refused (400, naming order.user_id);
 - kill -9 of the order service while it applies a backlog of UserDeleted
-  events, then a restart: every event applied exactly once (the order
-  service's audit of applied events has one line per event, none missing,
-  and each order was cancelled by exactly one OrderCancelled event);
+  events in batches, then a restart that reads the rest through a small
+  queue: every event applied exactly once (the order service's audit of
+  applied events has one line per event, none missing, and each order was
+  cancelled by exactly one OrderCancelled event), and the restarted
+  consumer's metrics count exactly what it applied;
 - kill -9 of the user service after a deletion committed but before any
   consumer saw it: the event is delivered after the restart;
 - 1,000 concurrent CreateOrder/DeleteUser requests over the gateway, with two
@@ -120,10 +122,10 @@ class SagaTest(unittest.TestCase):
         return self.start("user_svc", [
             lib.user_svc_binary(), "--port=%d" % port, "--db=" + self.user_db, lib.NO_DRAIN])
 
-    def start_order_svc(self, port, user_address, name="order_svc"):
+    def start_order_svc(self, port, user_address, name="order_svc", flags=()):
         server = lib.ServerProcess(name, [
             lib.order_svc_binary(), "--port=%d" % port, "--db=" + self.order_db,
-            "--user_service=" + user_address, lib.NO_DRAIN], self.dir)
+            "--user_service=" + user_address, lib.NO_DRAIN] + list(flags), self.dir)
         server.name = "order_svc"  # what the binary prints
         self.servers.append(server)
         server.start()
@@ -300,16 +302,36 @@ class SagaTest(unittest.TestCase):
         end = self.user_log_end()
         self.assertEqual(end, first + count)
 
-        # Start it, let it apply part of the backlog, and kill -9 it.
-        order_svc = self.start_order_svc(order_port, user_svc.address, name="order_svc-2")
+        # Start it, let it apply part of the backlog, and kill -9 it (small
+        # batches: the backlog takes ~50 commits, so the kill comes mid-way,
+        # maybe inside a batch, which then rolls back as a whole).
+        order_svc = self.start_order_svc(order_port, user_svc.address, name="order_svc-2",
+                                         flags=["--user_events_max_batch=8"])
         lib.wait_until(lambda: self.order_position() > first, CONVERGE_TIMEOUT_S,
                        "order_svc to start applying", interval_s=0.002)
         order_svc.kill()
         at_kill = self.order_position()
         self.assertLess(at_kill, end, "the backlog was applied before the kill; make it longer")
 
-        self.start_order_svc(order_port, user_svc.address, name="order_svc-3")
+        # The rest through a small queue: the reader waits for room, the
+        # applier takes batches of at most 5.
+        order_svc = self.start_order_svc(
+            order_port, user_svc.address, name="order_svc-3",
+            flags=["--user_events_max_buffered=16", "--user_events_max_batch=5"])
         self.wait_converged()
+        # Its metrics count what it applied (they move just after the commit).
+        admin_port = int(order_svc.admin_address.rsplit(":", 1)[1])
+        source = 'source="%s"' % USERS
+        expected = ["stubmesh_event_consumer_position{%s} %d\n" % (source, end),
+                    "stubmesh_event_consumer_applied_total{%s} %d\n" % (source, end - at_kill)]
+
+        def metrics_show_it_all():
+            metrics = http_request(admin_port, "GET", "/metrics").body.decode()
+            missing = [line for line in expected if line not in metrics]
+            if missing:
+                raise AssertionError("missing %s in\n%s" % (missing, metrics))
+            return True
+        lib.wait_until(metrics_show_it_all, 10, "order_svc-3's consumer metrics")
 
         applied = self.rows(self.order_db, "SELECT sequence FROM applied_events "
                         "WHERE source = ? AND kind = 'user_deleted'", (USERS,))
