@@ -33,6 +33,11 @@ UserEventConsumer::UserEventConsumer(OrderStore* store, const mesh::Mesh* mesh,
                   .Help("Events applied (duplicates skipped are not counted).")
                   .Register(*options_.metrics)
                   .Add(labels);
+  batches_ = &prometheus::BuildCounter()
+                  .Name("stubmesh_event_consumer_batches_total")
+                  .Help("Batches of events applied, one transaction each.")
+                  .Register(*options_.metrics)
+                  .Add(labels);
   restarts_ = &prometheus::BuildCounter()
                    .Name("stubmesh_event_consumer_stream_restarts_total")
                    .Help("Event streams that ended or failed and were opened "
@@ -148,6 +153,7 @@ bool UserEventConsumer::FollowOnce() {
       failed = applied.status();
       break;
     }
+    if (batches_ != nullptr) batches_->Increment();
     if (*applied > 0) {
       applied_any = true;
       if (applied_ != nullptr) {

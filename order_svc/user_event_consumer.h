@@ -27,7 +27,9 @@
 //
 // Metrics (when a registry is given), labelled with the source:
 // stubmesh_event_consumer_position (the last sequence applied),
-// stubmesh_event_consumer_applied_total, and
+// stubmesh_event_consumer_applied_total,
+// stubmesh_event_consumer_batches_total (transactions committed; applied
+// over batches is the mean batch size), and
 // stubmesh_event_consumer_stream_restarts_total.
 //
 // Thread-safety: Start/Stop from one thread; the work runs on a thread of
@@ -114,6 +116,7 @@ class UserEventConsumer {
   // Null without a registry.
   prometheus::Gauge* position_ = nullptr;
   prometheus::Counter* applied_ = nullptr;
+  prometheus::Counter* batches_ = nullptr;
   prometheus::Counter* restarts_ = nullptr;
 
   absl::Mutex mu_;
