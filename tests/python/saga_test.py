@@ -325,13 +325,21 @@ class SagaTest(unittest.TestCase):
         expected = ["stubmesh_event_consumer_position{%s} %d\n" % (source, end),
                     "stubmesh_event_consumer_applied_total{%s} %d\n" % (source, end - at_kill)]
 
+        scraped = {}
+
         def metrics_show_it_all():
-            metrics = http_request(admin_port, "GET", "/metrics").body.decode()
+            metrics = scraped["text"] = http_request(admin_port, "GET", "/metrics").body.decode()
             missing = [line for line in expected if line not in metrics]
             if missing:
                 raise AssertionError("missing %s in\n%s" % (missing, metrics))
             return True
         lib.wait_until(metrics_show_it_all, 10, "order_svc-3's consumer metrics")
+        metrics = scraped["text"]
+        batches = re.search(r"^stubmesh_event_consumer_batches_total\{%s\} (\d+)$" % source,
+                            metrics, re.M)
+        self.assertIsNotNone(batches, metrics)
+        # No batch was larger than 5.
+        self.assertGreaterEqual(int(batches.group(1)), (end - at_kill + 4) // 5)
 
         applied = self.rows(self.order_db, "SELECT sequence FROM applied_events "
                         "WHERE source = ? AND kind = 'user_deleted'", (USERS,))
