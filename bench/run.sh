@@ -255,7 +255,7 @@ if [ -n "$CPU_LOAD" ]; then
   # (After the builds, which keep both CPUs.) The harness itself (curl, samplers, wrk, grpc_load) runs on the load CPU;
   # every server is started on the SUT CPU.
   taskset -pc "$CPU_LOAD" $$ >/dev/null
-  PIN_DESC="systems under test (gateway, gwgo, Flask, user_svc, order_svc, nghttpx) on CPU $CPU_SUT; load generators (wrk, grpc_load) and this script on CPU $CPU_LOAD"
+  PIN_DESC="systems under test (gateway, gwgo, Flask, user_svc, order_svc, nghttpx) on CPU $CPU_SUT; load generators (wrk, grpc_load) and this script on CPU $CPU_LOAD; for the *_apart figures user_svc moves to CPU $CPU_LOAD"
   WRK_THREADS=1
   HTTP_DESC="gateway --io_threads=1; gwgo GOMAXPROCS=1 -orig-name=false; Flask threaded dev server (as in flask_seed)"
 else
@@ -436,8 +436,21 @@ settle() {
 }
 
 # load FIGURE RUN: runs one figure once (from idle systems), appends a record.
+# apart on|off: moves user_svc (every thread) to the load CPU and back. The
+# *_apart figures run so: the gateway (or gwgo) alone on the SUT CPU, the
+# backend beside the load generator, the same for the direct gRPC figure,
+# so that their difference is what the gateway adds, not what sharing one
+# core with the backend costs both (each evicts the other's caches).
+apart() {
+  [ -n "$CPU_SUT" ] || return 0
+  local cpu=$CPU_SUT
+  [ "$1" = on ] && cpu=$CPU_LOAD
+  taskset -apc "$cpu" "${SUT_PID[user_svc]}" > /dev/null
+}
+
 load() {
   local fig=$1 run=$2 spec tool system conc what raw pid
+  if [[ "$fig" == *_apart ]]; then apart on; else apart off; fi
   [ "$MODE" = smoke ] || settle
   spec=${FIG[$fig]}
   read -r tool system conc what <<< "$spec"
@@ -494,6 +507,9 @@ declare -A FIG=(
   [flask_get_user_c1]="wrk flask 1 $FLASK/user?id=$USER_ID"
   [grpc_get_c1]="grpc user_svc 1 127.0.0.1:$USER_PORT,GetUser"
   [grpc_get_c1_plain]="grpc user_svc 1 127.0.0.1:$USER_PORT,GetUser,--mesh_less"
+  [gw_get_v1_c1_apart]="wrk gateway 1 $GW/v1/users/$USER_ID"
+  [gwgo_get_v1_c1_apart]="wrk gwgo 1 $GWGO_URL/v1/users/$USER_ID"
+  [grpc_get_c1_apart]="grpc user_svc 1 127.0.0.1:$USER_PORT,GetUser"
   [hop_proxy_c1]="grpc nghttpx 1 127.0.0.1:$NGHTTPX_PORT,GetUser"
   [order_direct_c1]="grpc order_direct 1 127.0.0.1:$ORDER_DIRECT_PORT,CreateOrder"
   [order_proxy_c1]="grpc order_proxy 1 127.0.0.1:$ORDER_PROXY_PORT,CreateOrder"
@@ -516,6 +532,7 @@ else
     "gw_post_v1_c32 gwgo_post_v1_c32"
     "gw_get_v1_c1 gwgo_get_v1_c1 flask_get_user_c1"
     "grpc_get_c1 hop_proxy_c1 grpc_get_c1_plain"
+    "gw_get_v1_c1_apart gwgo_get_v1_c1_apart grpc_get_c1_apart"
     "order_direct_c1 order_proxy_c1"
     "order_direct_c32 order_proxy_c32"
   )
@@ -551,6 +568,7 @@ for ((run = 1; run <= RUNS; run++)); do
   done
 done
 
+apart off
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Every system is still up after the loads.
