@@ -35,7 +35,7 @@ FIGURES = {
     "grpc_get_c1_plain": "direct gRPC GetUser (plain channel, --mesh_less)",
     "gw_get_v1_c1_apart": "gateway GET /v1/users/{id}; user_svc on the load CPU",
     "gwgo_get_v1_c1_apart": "grpc-gateway (Go) GET /v1/users/{id}; user_svc on the load CPU",
-    "grpc_get_c1_apart": "direct gRPC GetUser (mesh channel); user_svc on the load CPU",
+    "grpc_get_c1_apart": "direct gRPC GetUser (mesh channel); user_svc on the load CPU, grpc_load on the SUT CPU",
     "hop_proxy_c1": "gRPC GetUser through nghttpx (mesh channel)",
     "order_direct_c1": "CreateOrder, order_svc -> user_svc direct",
     "order_proxy_c1": "CreateOrder, order_svc -> nghttpx -> user_svc",

@@ -255,7 +255,7 @@ if [ -n "$CPU_LOAD" ]; then
   # (After the builds, which keep both CPUs.) The harness itself (curl, samplers, wrk, grpc_load) runs on the load CPU;
   # every server is started on the SUT CPU.
   taskset -pc "$CPU_LOAD" $$ >/dev/null
-  PIN_DESC="systems under test (gateway, gwgo, Flask, user_svc, order_svc, nghttpx) on CPU $CPU_SUT; load generators (wrk, grpc_load) and this script on CPU $CPU_LOAD; for the *_apart figures user_svc moves to CPU $CPU_LOAD"
+  PIN_DESC="systems under test (gateway, gwgo, Flask, user_svc, order_svc, nghttpx) on CPU $CPU_SUT; load generators (wrk, grpc_load) and this script on CPU $CPU_LOAD; for the *_apart figures user_svc moves to CPU $CPU_LOAD and grpc_load runs on CPU $CPU_SUT"
   WRK_THREADS=1
   HTTP_DESC="gateway --io_threads=1; gwgo GOMAXPROCS=1 -orig-name=false; Flask threaded dev server (as in flask_seed)"
 else
@@ -437,10 +437,12 @@ settle() {
 
 # load FIGURE RUN: runs one figure once (from idle systems), appends a record.
 # apart on|off: moves user_svc (every thread) to the load CPU and back. The
-# *_apart figures run so: the gateway (or gwgo) alone on the SUT CPU, the
-# backend beside the load generator, the same for the direct gRPC figure,
-# so that their difference is what the gateway adds, not what sharing one
-# core with the backend costs both (each evicts the other's caches).
+# *_apart figures run so: the gateway (or gwgo) alone on the SUT CPU, wrk
+# and user_svc on the load CPU; the direct figure's grpc_load runs on the
+# SUT CPU (the gateways idle there), so in both paths client and server are
+# on separate cores, and the gateway does not share a core with its backend
+# (each evicts the other's caches). wrk sharing the load CPU with user_svc
+# is left as a cost to the gateway's path.
 apart() {
   [ -n "$CPU_SUT" ] || return 0
   local cpu=$CPU_SUT
@@ -470,7 +472,9 @@ load() {
     grpc)
       local target method extra
       IFS=, read -r target method extra <<< "$what"   # TARGET,METHOD[,FLAG]
-      "$GRPC_LOAD" --target="$target" --method="$method" --user_id="$USER_ID" \
+      local pin=()
+      [[ "$fig" == *_apart && -n "$CPU_SUT" ]] && pin=(taskset -c "$CPU_SUT")
+      "${pin[@]}" "$GRPC_LOAD" --target="$target" --method="$method" --user_id="$USER_ID" \
         --concurrency="$conc" --duration="${DURATION}s" --label="$fig" ${extra:+"$extra"} \
         > "$raw" 2>&1 &
       ;;
