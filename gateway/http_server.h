@@ -24,7 +24,7 @@
 // responder and stream released and no thread still inside one of their
 // calls, before the HttpServer is destroyed: Stop() (no handler starts
 // after it), then end or cancel the answerers (~RestGateway does so for its
-// unary calls), then destroy the server. Between Stop() and the
+// unary and streaming calls and /readyz probes), then destroy the server. Between Stop() and the
 // destruction an answer is safe to give, but may or may not reach the
 // client, and a stream's `done` callbacks are not run (they are dropped
 // with the server).
