@@ -24,10 +24,10 @@
 // responder and stream released and no thread still inside one of their
 // calls, before the HttpServer is destroyed: Stop() (no handler starts
 // after it), then end or cancel the answerers (~RestGateway does so for its
-// unary and streaming calls and /readyz probes), then destroy the server. Between Stop() and the
-// destruction an answer is safe to give, but may or may not reach the
-// client, and a stream's `done` callbacks are not run (they are dropped
-// with the server).
+// unary and streaming calls and /readyz probes), then destroy the server.
+// Between Stop() and the destruction an answer is safe to give, but may or may
+// not reach the client, and a stream's `done` callbacks are not run (they are
+// dropped with the server).
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Create(
@@ -59,7 +59,8 @@
 
 namespace stubmesh::gateway {
 
-using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpRequest =
+    boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse =
     boost::beast::http::response<boost::beast::http::string_body>;
 
@@ -124,8 +125,8 @@ using HttpErrorResponder =
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  int port = 0;                       // 0 picks a free port
-  int io_threads = 0;                 // 0: one per core
+  int port = 0;        // 0 picks a free port
+  int io_threads = 0;  // 0: one per core
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
   // Time allowed for a new connection's TLS handshake and request head, and
