@@ -86,12 +86,19 @@ class EventStreamReactor final : public grpc::ServerWriteReactor<Event> {
     }).detach();
   }
 
+  // Writes the batch's events back to back from here, on gRPC's thread;
+  // the stream's own thread waits only for the whole batch.
   void OnWriteDone(bool ok) override {
-    {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      state_->write_done = true;
-      state_->write_ok = ok;
+    std::unique_lock<std::mutex> lock(state_->mu);
+    if (ok && ++state_->next < state_->batch.size()) {
+      const size_t next = state_->next;
+      lock.unlock();
+      WriteBatchEvent(next);
+      return;
     }
+    state_->batch_done = true;
+    state_->write_ok = ok;
+    lock.unlock();
     state_->cv.notify_all();
   }
 
@@ -108,9 +115,17 @@ class EventStreamReactor final : public grpc::ServerWriteReactor<Event> {
     std::atomic<bool> cancelled{false};
     std::mutex mu;
     std::condition_variable cv;
-    bool write_done = false;
+    // The batch being written; not resized until batch_done.
+    std::vector<Event> batch;
+    size_t next = 0;
+    bool batch_done = false;
     bool write_ok = false;
   };
+
+  // No buffer hint: gRPC 1.51 completes a hinted write only when a later
+  // write flushes it, and a stream allows one write at a time, so the
+  // stream would stall (tried).
+  void WriteBatchEvent(size_t i) { this->StartWrite(&state_->batch[i]); }
 
   void Run(std::shared_ptr<State> state, int64_t after, const ReadFn& read,
            const EventStreamOptions& options) {
@@ -136,17 +151,21 @@ class EventStreamReactor final : public grpc::ServerWriteReactor<Event> {
         signal->WaitBeyond(after, options.poll_interval, &state->cancelled);
         continue;
       }
-      for (const Event& event : *batch) {
-        std::unique_lock<std::mutex> lock(state->mu);
-        state->write_done = false;
-        this->StartWrite(&event);
-        state->cv.wait(lock, [&] { return state->write_done; });
-        if (!state->write_ok) {
-          result = absl::CancelledError("the stream was closed");
-          break;
-        }
-        after = event.sequence();
+      const int64_t last = batch->back().sequence();
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        state->batch = *std::move(batch);
+        state->next = 0;
+        state->batch_done = false;
       }
+      WriteBatchEvent(0);
+      std::unique_lock<std::mutex> lock(state->mu);
+      state->cv.wait(lock, [&] { return state->batch_done; });
+      if (!state->write_ok) {
+        result = absl::CancelledError("the stream was closed");
+        break;
+      }
+      after = last;
     }
     signal->CloseStream();
     this->Finish(ToGrpcStatus(result));
