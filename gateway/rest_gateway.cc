@@ -407,8 +407,9 @@ class RestGateway::StreamCall final
 
   // Called by ~RestGateway with calls_mu_ held: cancels the call; true
   // when it waits for a client's `done` that will never come, so the
-  // caller must release its hold.
-  bool CancelForShutdown() {
+  // caller must release its hold. (The analysis cannot tell that the
+  // caller's calls_mu_ is gateway_->calls_mu_.)
+  bool CancelForShutdown() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     call_->context.TryCancel();
     bool waiting = waiting_for_client_;
     waiting_for_client_ = false;
